@@ -1,0 +1,58 @@
+"""Start and stop a real Celery worker process for a test, against the test database and Redis."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+from django.conf import settings
+from django.db import connection
+
+from ready4hire.celery import app as celery_app
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_database_url() -> str:
+    """DATABASE_URL of the database this test run created (pytest-django's test_* copy)."""
+    original = urlsplit(os.environ["DATABASE_URL"])
+    return urlunsplit(original._replace(path="/" + connection.settings_dict["NAME"]))
+
+
+@contextmanager
+def running_worker(*, extra_env: dict[str, str], queues: str = "evaluation", timeout: float = 60.0) -> Iterator[None]:
+    env = {
+        **os.environ,
+        "DATABASE_URL": test_database_url(),
+        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+        "PYTHONUNBUFFERED": "1",
+        **extra_env,
+    }
+    celery_app.control.purge()
+    log_path = ROOT / ".pytest_cache" / "celery-worker.log"
+    log_path.parent.mkdir(exist_ok=True)
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "ready4hire", "worker", "-Q", queues, "--pool", "solo",
+             "--loglevel", "INFO", "--without-gossip", "--without-mingle", "--hostname", f"tests-{os.getpid()}@%h"],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        )
+        try:
+            deadline = time.monotonic() + timeout
+            while not celery_app.control.ping(timeout=0.5):
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"the Celery worker did not start; its log:\n{log_path.read_text()[-3000:]}")
+            yield
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
