@@ -10,7 +10,6 @@ fresh SQLite file, against a loopback Ollama-protocol server that answers instan
 The last line is `RESULT grading hit_rps=… miss_rps=… bare_rps=… hit_ratio=… miss_ratio=…` (ratios to bare).
 """
 
-from __future__ import annotations
 
 import argparse
 import json
@@ -19,7 +18,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from types import SimpleNamespace
+from types import ModuleType
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -65,7 +64,10 @@ def main() -> None:
     def bare(request, payload: EvaluationIn):
         return {"id": 0, "status": "done", "question": payload.question}
 
-    settings.ROOT_URLCONF = SimpleNamespace(urlpatterns=[*urlpatterns, path("bare/", bare_api.urls)])
+    bench_urls = ModuleType("bench_urls")
+    bench_urls.urlpatterns = [*urlpatterns, path("bare/", bare_api.urls)]
+    sys.modules["bench_urls"] = bench_urls
+    settings.ROOT_URLCONF = "bench_urls"
     call_command("migrate", verbosity=0)
     _, raw_key = api_key_create(name="bench")
     client = Client(HTTP_AUTHORIZATION=f"Bearer {raw_key}")

@@ -19,14 +19,22 @@ class QuestionAdmin(admin.ModelAdmin):
 
 @admin.register(Evaluation)
 class EvaluationAdmin(admin.ModelAdmin):
-    list_display = ["id", "created_at", "short_question", "score", "source", "model", "status", "from_cache", "latency_ms"]
+    list_display = [
+        "id",
+        "created_at",
+        "short_question",
+        "score",
+        "source",
+        "model",
+        "status",
+        "from_cache",
+        "latency_ms",
+    ]
     list_filter = ["status", "source", "from_cache", "category", "difficulty", "language", "model"]
     search_fields = ["question_text", "answer", "role"]
     date_hierarchy = "created_at"
     list_select_related = ["question"]
-    readonly_fields = [
-        field.name for field in Evaluation._meta.get_fields() if field.concrete and field.name != "id"
-    ]
+    readonly_fields = [field.name for field in Evaluation._meta.get_fields() if field.concrete and field.name != "id"]
 
     def has_add_permission(self, request) -> bool:
         # Evaluations are made by the grader (API, command, task), never typed in by hand.

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from django.http import HttpRequest
-from ninja import Router
+from ninja import Router, Status
 
 from .schemas import EvaluationAccepted, EvaluationIn, EvaluationOut, HealthOut
 from .selectors import evaluation_get
@@ -14,7 +14,7 @@ router = Router(tags=["grading"])
 def evaluation_create(request: HttpRequest, payload: EvaluationIn, wait: bool = True):
     """Grade an answer. By default waits for the grade; `?wait=false` answers 202 and a worker grades it."""
     evaluation = evaluation_submit(request=payload.grading_request(), requested_model=payload.model or "", wait=wait)
-    return (200, evaluation) if wait else (202, evaluation)
+    return Status(200 if wait else 202, evaluation)
 
 
 @router.get("evaluations/{int:evaluation_id}", response=EvaluationOut)
@@ -26,4 +26,4 @@ def evaluation_detail(request: HttpRequest, evaluation_id: int):
 def health(request: HttpRequest):
     """Database, broker and LLM server status. Public, so load balancers can probe it."""
     report = system_health()
-    return (503 if report["status"] == "down" else 200), report
+    return Status(503 if report["status"] == "down" else 200, report)

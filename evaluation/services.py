@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from dataclasses import dataclass
 from datetime import timedelta
 
+import httpx
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
+from ready4hire.errors import Conflict, InvalidInput
 from training.services import example_collect_from_evaluation
 
 from .llm.cache import grading_cache_key
@@ -18,8 +21,6 @@ from .llm.clients import CLIENTS, BaseLLMClient, HealthStatus
 from .llm.grader import grade_with_llm
 from .llm.heuristic import HEURISTIC_MODEL_NAME, heuristic_grade
 from .llm.schema import PROMPT_VERSION, GradingRequest
-from ready4hire.errors import Conflict, InvalidInput
-
 from .models import ApiKey, Evaluation, Question
 from .selectors import evaluation_cached_get, evaluation_get
 
@@ -32,10 +33,18 @@ def llm_enabled() -> bool:
     return settings.LLM_BACKEND in CLIENTS
 
 
+@functools.cache
+def _shared_http() -> httpx.Client:
+    # One pooled HTTP client per process: building one loads the CA bundle (~17 ms) and opens new
+    # connections, which a per-request client would pay on every grade.
+    return httpx.Client(limits=httpx.Limits(max_connections=50, max_keepalive_connections=20))
+
+
 def llm_client(*, model: str | None = None) -> BaseLLMClient:
     """A client for the configured LLM server; settings are read here, at call time, never at import."""
     client_class = CLIENTS[settings.LLM_BACKEND]
     return client_class(
+        http=_shared_http(),
         base_url=settings.LLM_BASE_URL,
         model=model or settings.LLM_MODEL,
         timeout=settings.LLM_TIMEOUT,
@@ -60,6 +69,9 @@ def evaluation_submit(
     temperature = settings.LLM_TEMPERATURE if llm_enabled() else 0.0
     model = _grading_model(requested_model)
     evaluation = Evaluation.objects.create(
+        # A request graded now is created already claimed: no other worker can see it before it is done.
+        status=Evaluation.Status.RUNNING if wait else Evaluation.Status.PENDING,
+        started_at=timezone.now() if wait else None,
         question=question,
         question_text=request.question,
         answer=request.answer,
@@ -76,7 +88,7 @@ def evaluation_submit(
         cache_key=grading_cache_key(request=request, model=model, temperature=temperature),
     )
     if wait:
-        return evaluation_run(evaluation_id=evaluation.pk)
+        return _grade_claimed(evaluation)
     from .tasks import evaluation_run_task
 
     evaluation_run_task.delay_on_commit(evaluation.pk)
@@ -104,16 +116,20 @@ def evaluation_run(*, evaluation_id: int) -> Evaluation:
     evaluation = _claim(evaluation_id)
     if evaluation is None:
         return evaluation_get(evaluation_id=evaluation_id)
+    return _grade_claimed(evaluation)
+
+
+def _grade_claimed(evaluation: Evaluation) -> Evaluation:
     try:
         return _grade_and_store(evaluation)
     except (OperationalError, InterfaceError):
         # A database hiccup: hand the row back so the task's retry can claim it again.
-        Evaluation.objects.filter(pk=evaluation_id, status=Evaluation.Status.RUNNING).update(
+        Evaluation.objects.filter(pk=evaluation.pk, status=Evaluation.Status.RUNNING).update(
             status=Evaluation.Status.PENDING
         )
         raise
     except Exception as exc:
-        evaluation_fail(evaluation_id=evaluation_id, error=f"{type(exc).__name__}: {exc}")
+        evaluation_fail(evaluation_id=evaluation.pk, error=f"{type(exc).__name__}: {exc}")
         raise
 
 
@@ -168,8 +184,17 @@ def _grade_and_store(evaluation: Evaluation) -> Evaluation:
     with transaction.atomic():
         evaluation.save(
             update_fields=[
-                "result", "score", "source", "model", "raw_output", "error", "attempts",
-                "latency_ms", "status", "finished_at", "from_cache",
+                "result",
+                "score",
+                "source",
+                "model",
+                "raw_output",
+                "error",
+                "attempts",
+                "latency_ms",
+                "status",
+                "finished_at",
+                "from_cache",
             ]
         )
         example_collect_from_evaluation(evaluation=evaluation)

@@ -9,6 +9,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from evaluation.api import router as evaluation_router
 from evaluation.auth import ApiKeyAuth, StaffSessionAuth
 from ready4hire.errors import DomainError
+from training.api import router as training_router
 
 api = NinjaAPI(
     title="Ready4Hire Trainer API",
@@ -19,6 +20,7 @@ api = NinjaAPI(
 )
 
 api.add_router("/", evaluation_router)
+api.add_router("/training/", training_router)
 
 
 def _error(request: HttpRequest, status: int, code: str, detail: str, **extra: object) -> HttpResponse:
@@ -32,9 +34,7 @@ def on_domain_error(request: HttpRequest, exc: DomainError) -> HttpResponse:
 
 @api.exception_handler(AuthenticationError)
 def on_unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
-    return _error(
-        request, 401, "unauthorized", "Send an API key as 'Authorization: Bearer <key>' or log in as staff."
-    )
+    return _error(request, 401, "unauthorized", "Send an API key as 'Authorization: Bearer <key>' or log in as staff.")
 
 
 @api.exception_handler(ValidationError)

@@ -39,9 +39,28 @@ def running_worker(*, extra_env: dict[str, str], queues: str = "evaluation", tim
     log_path.parent.mkdir(exist_ok=True)
     with log_path.open("w") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "ready4hire", "worker", "-Q", queues, "--pool", "solo",
-             "--loglevel", "INFO", "--without-gossip", "--without-mingle", "--hostname", f"tests-{os.getpid()}@%h"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "ready4hire",
+                "worker",
+                "-Q",
+                queues,
+                "--pool",
+                "solo",
+                "--loglevel",
+                "INFO",
+                "--without-gossip",
+                "--without-mingle",
+                "--hostname",
+                f"tests-{os.getpid()}@%h",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         try:
             deadline = time.monotonic() + timeout

@@ -68,9 +68,10 @@ class BaseLLMClient:
         self.max_retries = max(0, max_retries)
         self.backoff = backoff
         self._sleep = sleep
-        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        # Sent with every request, so a shared (pooled) `http` client carries no per-server credentials.
+        self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._owns_http = http is None
-        self.http = http or httpx.Client(timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)), headers=headers)
+        self.http = http or httpx.Client(timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)))
 
     def close(self) -> None:
         if self._owns_http:
@@ -90,7 +91,9 @@ class BaseLLMClient:
         last_error = ""
         for attempt in range(1, self.max_retries + 2):
             try:
-                response = self.http.request(method, self._url(path), timeout=self.timeout, **kwargs)
+                response = self.http.request(
+                    method, self._url(path), timeout=self.timeout, headers=self._headers, **kwargs
+                )
             except httpx.TransportError as exc:
                 last_error = f"{type(exc).__name__}: {exc}".rstrip(": ")
             else:
@@ -99,7 +102,9 @@ class BaseLLMClient:
                 last_error = f"HTTP {response.status_code}: {response.text[:200]}"
             if attempt <= self.max_retries:
                 self._sleep(self.backoff * 2 ** (attempt - 1))
-        raise LLMUnavailable(f"{self.backend} server at {self.base_url} failed after {self.max_retries + 1} attempts: {last_error}")
+        raise LLMUnavailable(
+            f"{self.backend} server at {self.base_url} failed after {self.max_retries + 1} attempts: {last_error}"
+        )
 
     def _post_json(self, path: str, body: dict[str, Any]) -> tuple[dict[str, Any], int]:
         response, attempts = self._request("POST", path, json=body)
@@ -127,13 +132,16 @@ class BaseLLMClient:
         data, attempts = self._post_json(self.chat_path, body)
         latency_ms = round((time.perf_counter() - started) * 1000)
         return ChatResult(
-            content=self._content(data), model=str(data.get("model") or self.model),
-            latency_ms=latency_ms, attempts=attempts, raw=data,
+            content=self._content(data),
+            model=str(data.get("model") or self.model),
+            latency_ms=latency_ms,
+            attempts=attempts,
+            raw=data,
         )
 
     def health(self) -> HealthStatus:
         try:
-            response = self.http.get(self._url(self.health_path), timeout=min(self.timeout, 5.0))
+            response = self.http.get(self._url(self.health_path), timeout=min(self.timeout, 5.0), headers=self._headers)
         except httpx.TransportError as exc:
             return HealthStatus(ok=False, detail=f"unreachable: {type(exc).__name__}")
         if response.status_code != 200:

@@ -41,7 +41,9 @@ def grade_with_llm(
     # The re-ask runs at temperature 0: the first answer's sampling is what most likely went wrong.
     for turn_temperature in (temperature, 0.0):
         try:
-            reply = client.chat(messages, schema=schema, temperature=turn_temperature, num_predict=num_predict, seed=seed)
+            reply = client.chat(
+                messages, schema=schema, temperature=turn_temperature, num_predict=num_predict, seed=seed
+            )
         except LLMError as exc:
             outcome.errors.append(str(exc))
             return outcome
@@ -54,6 +56,9 @@ def grade_with_llm(
             return outcome
         except OutputError as exc:
             outcome.errors.append(str(exc))
-            messages = [*messages, {"role": "assistant", "content": reply.content[:4000]},
-                        build_retry_message(request.language, str(exc))]
+            messages = [
+                *messages,
+                {"role": "assistant", "content": reply.content[:4000]},
+                build_retry_message(request.language, str(exc)),
+            ]
     return outcome

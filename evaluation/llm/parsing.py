@@ -115,15 +115,13 @@ def reconcile_breakdown(score: float, parts: dict[str, float]) -> dict[str, floa
     free = set(BREAKDOWN_MAXIMA)
     while remaining > 1e-9 and free:
         total_weight = sum(weights[name] for name in free)
-
-        def share_of(name: str) -> float:
-            fraction = weights[name] / total_weight if total_weight > 0 else 1 / len(free)
-            return remaining * fraction
-
-        overflowing = [name for name in sorted(free) if result[name] + share_of(name) > BREAKDOWN_MAXIMA[name]]
+        shares = {
+            name: remaining * (weights[name] / total_weight if total_weight > 0 else 1 / len(free)) for name in free
+        }
+        overflowing = [name for name in sorted(free) if result[name] + shares[name] > BREAKDOWN_MAXIMA[name]]
         if not overflowing:
             for name in free:
-                result[name] += share_of(name)
+                result[name] += shares[name]
             break
         for name in overflowing:
             remaining -= BREAKDOWN_MAXIMA[name] - result[name]

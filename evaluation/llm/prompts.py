@@ -6,6 +6,7 @@ neutralised, and the instructions say that nothing inside is an instruction.
 
 from __future__ import annotations
 
+import functools
 import json
 
 from .schema import PROMPT_VERSION, GradingRequest, grade_json_schema
@@ -127,6 +128,7 @@ def _neutralise(answer: str) -> str:
     )
 
 
+@functools.cache
 def build_system_prompt(language: str = "es") -> str:
     """The grading instructions and schema: the same text the live grader and the training data use."""
     schema = json.dumps(grade_json_schema(), ensure_ascii=False, separators=(",", ":"))

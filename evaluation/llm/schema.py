@@ -7,6 +7,7 @@ cached grades and exported datasets never mix two contracts.
 from __future__ import annotations
 
 import copy
+import functools
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -60,8 +61,9 @@ def _inline_refs(node: Any, defs: dict[str, Any]) -> Any:
     return node
 
 
+@functools.cache
 def grade_json_schema() -> dict[str, Any]:
-    """The JSON Schema sent to the LLM server as the structured-output constraint.
+    """The JSON Schema sent to the LLM server as the structured-output constraint (shared: do not mutate).
 
     References are inlined because several servers (llama.cpp grammars among them) handle a flat schema
     more reliably than `$defs`.

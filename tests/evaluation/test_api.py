@@ -148,8 +148,9 @@ def test_invalid_output_then_valid_is_an_llm_grade(api_client, ollama):
     assert body["attempts"] == 2
 
 
-def test_wait_false_answers_202_and_the_task_grades_it(api_client):
-    response = post(api_client, GOOD_REQUEST, wait="false")
+def test_wait_false_answers_202_and_the_task_grades_it(api_client, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post(api_client, GOOD_REQUEST, wait="false")
     assert response.status_code == 202
     body = response.json()
     assert set(body) == {"id", "status"}

@@ -36,10 +36,16 @@ def test_create_api_key_twice_is_an_error():
 
 def test_evaluate_one_answer_from_arguments():
     out, err = run(
-        "evaluate", "--question", "What is a race condition?", "--answer",
+        "evaluate",
+        "--question",
+        "What is a race condition?",
+        "--answer",
         "A race condition happens when two threads access shared data and the result depends on timing; "
         "a lock or an atomic operation prevents it.",
-        "--concepts", "shared data,timing,lock", "--language", "en",
+        "--concepts",
+        "shared data,timing,lock",
+        "--language",
+        "en",
     )
     assert "score" in out and "heuristic" in err
     evaluation = Evaluation.objects.get()

@@ -47,7 +47,7 @@ def test_a_clean_grade_is_kept_as_is() -> None:
         "```\n{body}\n```",
         "  ```JSON\n{body}\n```  ",
         "Here is the grade:\n{body}\nLet me know if you need more.",
-        "Sure! {body} {{\"unrelated\": true}}",
+        'Sure! {body} {{"unrelated": true}}',
     ],
 )
 def test_code_fences_and_chatter_around_the_json_are_tolerated(wrapped: str) -> None:

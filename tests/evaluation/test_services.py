@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from evaluation.llm.schema import PROMPT_VERSION, BREAKDOWN_MAXIMA, GradingRequest
+from evaluation.llm.schema import BREAKDOWN_MAXIMA, PROMPT_VERSION, GradingRequest
 from evaluation.models import Evaluation
 from evaluation.services import api_key_create, evaluation_run, evaluation_submit
 from ready4hire.errors import Conflict, InvalidInput

@@ -20,8 +20,12 @@ def test_the_task_is_idempotent(settings):
         settings.LLM_BACKEND = "ollama"
         settings.LLM_BASE_URL = server.base_url
         evaluation = Evaluation.objects.create(
-            question_text="What is a deadlock?", answer="Two threads each wait for the other's lock.",
-            category="technical", difficulty="junior", language="en", model="llama3.2:3b",
+            question_text="What is a deadlock?",
+            answer="Two threads each wait for the other's lock.",
+            category="technical",
+            difficulty="junior",
+            language="en",
+            model="llama3.2:3b",
         )
         evaluation_run_task.delay(evaluation.pk)
         evaluation_run_task.delay(evaluation.pk)

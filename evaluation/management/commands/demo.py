@@ -11,6 +11,7 @@ from django.core.management.base import BaseCommand
 from evaluation.models import Question
 from evaluation.question_bank import question_bank_load
 from evaluation.services import evaluation_submit, llm_enabled
+from training.demo import heuristic_collection, stats_lines
 
 
 def _partial(reference: str) -> str:
@@ -67,7 +68,10 @@ class Command(BaseCommand):
         rows = []
         output_dir.mkdir(parents=True, exist_ok=True)
         grades_path = output_dir / "demo_grades.jsonl"
-        with grades_path.open("w", encoding="utf-8") as out:
+        with (
+            grades_path.open("w", encoding="utf-8") as out,
+            heuristic_collection(enabled=not llm_enabled()) as collecting_heuristic,
+        ):
             for index, question in enumerate(questions):
                 # Off-topic: another question's good answer, from a different category, in the same language.
                 other = (
@@ -94,5 +98,12 @@ class Command(BaseCommand):
         for key, lang, quality, score, source in rows:
             self.stdout.write(f"   {key.ljust(width)}  {lang.ljust(4)}  {quality.ljust(9)}  {score:5.1f}  {source}")
         self.stdout.write(f"\n   Grades written to {grades_path}")
+
+        self.stdout.write(self.style.MIGRATE_HEADING("4. Collection statistics"))
+        if collecting_heuristic:
+            self.stdout.write("   (heuristic grades were collected for this demo; by default only LLM and human are)")
+        for line in stats_lines():
+            self.stdout.write(f"   {line}")
+        self.stdout.write("   Review them in the admin: /admin/training/trainingexample/ (statistics: …/statistics/)")
         self.stdout.write(self.style.SUCCESS("\nDemo finished."))
 

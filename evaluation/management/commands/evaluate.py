@@ -68,7 +68,9 @@ class Command(BaseCommand):
             self.stdout.write(json.dumps(self._record(evaluation), ensure_ascii=False, indent=2))
             return
         result = evaluation.result
-        self.stdout.write(f"Evaluation #{evaluation.pk}: score {evaluation.score}/10 ({evaluation.source}, {evaluation.model})")
+        self.stdout.write(
+            f"Evaluation #{evaluation.pk}: score {evaluation.score}/10 ({evaluation.source}, {evaluation.model})"
+        )
         self.stdout.write(f"Breakdown: {json.dumps(result['breakdown'])}")
         self.stdout.write(f"Justification: {result['justification']}")
         self.stdout.write(f"Concepts covered: {', '.join(result['concepts_covered']) or '-'}")
