@@ -1,0 +1,60 @@
+"""Training-data formats. Every format carries the live grading prompt of the current prompt version, so a
+model is trained on exactly the text it will be served. Pure: no ORM.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from evaluation.llm.prompts import build_system_prompt, build_user_prompt
+from evaluation.llm.schema import GradeResult, GradingRequest
+
+FORMATS = ("alpaca", "sharegpt", "messages")
+
+
+def label_json(label: dict[str, Any]) -> str:
+    """The label as the model should write it: compact JSON, fields in schema order, validated."""
+    grade = GradeResult.model_validate(label)
+    return json.dumps(grade.model_dump(), ensure_ascii=False, separators=(",", ":"))
+
+
+def _alpaca(system: str, user: str, output: str) -> dict[str, Any]:
+    return {"instruction": system, "input": user, "output": output}
+
+
+def _sharegpt(system: str, user: str, output: str) -> dict[str, Any]:
+    return {
+        "conversations": [
+            {"from": "system", "value": system},
+            {"from": "human", "value": user},
+            {"from": "gpt", "value": output},
+        ]
+    }
+
+
+def _messages(system: str, user: str, output: str) -> dict[str, Any]:
+    return {
+        "messages": [
+            {"role": "system", "content": system},
+            {"role": "user", "content": user},
+            {"role": "assistant", "content": output},
+        ]
+    }
+
+
+_BUILDERS: dict[str, Callable[[str, str, str], dict[str, Any]]] = {
+    "alpaca": _alpaca,
+    "sharegpt": _sharegpt,
+    "messages": _messages,
+}
+
+
+def format_example(fmt: str, *, request: GradingRequest, label: dict[str, Any]) -> dict[str, Any]:
+    """One training record in `fmt` (alpaca | sharegpt | messages)."""
+    try:
+        builder = _BUILDERS[fmt]
+    except KeyError:
+        raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}") from None
+    return builder(build_system_prompt(request.language), build_user_prompt(request), label_json(label))
