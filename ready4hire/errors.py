@@ -17,6 +17,11 @@ class NotFound(DomainError):
     code = "not_found"
 
 
+class Forbidden(DomainError):
+    status = 403
+    code = "forbidden"
+
+
 class InvalidInput(DomainError):
     status = 422
     code = "invalid_input"

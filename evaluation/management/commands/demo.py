@@ -24,10 +24,15 @@ def _pick_questions(count: int) -> list[Question]:
     """A spread over language × category × difficulty, so the demo shows the bank's range."""
     picked: list[Question] = []
     groups = [
-        (lang, cat, diff) for diff in ("mid", "senior", "junior") for lang in ("es", "en") for cat in ("technical", "soft_skills")
+        (lang, cat, diff)
+        for diff in ("mid", "senior", "junior")
+        for lang in ("es", "en")
+        for cat in ("technical", "soft_skills")
     ]
     for lang, cat, diff in groups:
-        question = Question.objects.filter(language=lang, category=cat, difficulty=diff).exclude(reference_answer="").first()
+        question = (
+            Question.objects.filter(language=lang, category=cat, difficulty=diff).exclude(reference_answer="").first()
+        )
         if question and question not in picked:
             picked.append(question)
         if len(picked) == count:
@@ -40,7 +45,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--num-samples", type=int, default=4, help="How many questions to grade (3 answers each).")
-        parser.add_argument("--output-dir", type=Path, default=Path("demo-output"), help="Where the demo writes its files.")
+        parser.add_argument(
+            "--output-dir", type=Path, default=Path("demo-output"), help="Where the demo writes its files."
+        )
 
     def handle(self, *args, num_samples: int, output_dir: Path, **options):
         if num_samples < 1:
@@ -89,8 +96,19 @@ class Command(BaseCommand):
                         request=question.grading_request(answer), question=question, wait=True
                     )
                     rows.append((question.key, question.language, quality, evaluation.score, evaluation.source))
-                    out.write(json.dumps({"question": question.key, "quality": quality, "evaluation_id": evaluation.pk,
-                                          "source": evaluation.source, "result": evaluation.result}, ensure_ascii=False) + "\n")
+                    out.write(
+                        json.dumps(
+                            {
+                                "question": question.key,
+                                "quality": quality,
+                                "evaluation_id": evaluation.pk,
+                                "source": evaluation.source,
+                                "result": evaluation.result,
+                            },
+                            ensure_ascii=False,
+                        )
+                        + "\n"
+                    )
 
         width = max(len(row[0]) for row in rows) if rows else 10
         self.stdout.write(f"\n   {'question'.ljust(width)}  lang  {'answer'.ljust(9)}  score  source")
@@ -106,4 +124,3 @@ class Command(BaseCommand):
             self.stdout.write(f"   {line}")
         self.stdout.write("   Review them in the admin: /admin/training/trainingexample/ (statistics: …/statistics/)")
         self.stdout.write(self.style.SUCCESS("\nDemo finished."))
-

@@ -1,0 +1,107 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.utils import timezone
+
+from evaluation.models import CATEGORY_CHOICES, DIFFICULTY_CHOICES, LANGUAGE_CHOICES
+
+
+class TrainingExample(models.Model):
+    """A graded answer kept as a candidate training example, and what reviewers decided about it.
+
+    `label` is the training target (the full output schema); when a reviewer corrects it, the machine's
+    grade stays in `original_label` / `original_score`.
+    """
+
+    class Source(models.TextChoices):
+        LLM = "llm", "LLM"
+        HEURISTIC = "heuristic", "Heuristic"
+        HUMAN = "human", "Human"
+
+    class ReviewStatus(models.TextChoices):
+        PENDING = "pending", "Pending"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+
+    evaluation = models.ForeignKey(
+        "evaluation.Evaluation",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="training_examples",
+        help_text="The evaluation it was collected from; empty for imported examples.",
+    )
+    question = models.TextField()
+    answer = models.TextField()
+    expected_concepts = models.JSONField(default=list, blank=True)
+    keywords = models.JSONField(default=list, blank=True)
+    category = models.CharField(max_length=20, choices=CATEGORY_CHOICES)
+    difficulty = models.CharField(max_length=10, choices=DIFFICULTY_CHOICES)
+    role = models.CharField(max_length=100, blank=True)
+    language = models.CharField(max_length=2, choices=LANGUAGE_CHOICES, default="es")
+
+    label = models.JSONField(help_text="The training target: the full grade (score, breakdown, justification, ...).")
+    score = models.FloatField(validators=[MinValueValidator(0), MaxValueValidator(10)])
+    original_label = models.JSONField(null=True, blank=True, help_text="The machine's grade, kept after a correction.")
+    original_score = models.FloatField(null=True, blank=True)
+    source = models.CharField(max_length=10, choices=Source.choices)
+    model = models.CharField(max_length=200, blank=True, help_text="The model that produced the machine grade.")
+    prompt_version = models.CharField(max_length=40, blank=True)
+
+    review_status = models.CharField(max_length=10, choices=ReviewStatus.choices, default=ReviewStatus.PENDING)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="reviewed_examples"
+    )
+    reviewed_by_key = models.ForeignKey(
+        "evaluation.ApiKey",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="reviewed_examples",
+        help_text="The API key of the client that reviewed it, when a program rather than a person did.",
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    review_note = models.TextField(blank=True)
+
+    content_hash = models.CharField(
+        max_length=64, unique=True, editable=False, help_text="SHA-256 of the normalised question and answer."
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["review_status", "-created_at", "-id"], name="example_queue_idx"),
+            models.Index(fields=["category", "difficulty"], name="example_category_idx"),
+            models.Index(fields=["source"], name="example_source_idx"),
+            models.Index(fields=["score"], name="example_score_idx"),
+            models.Index(fields=["role"], name="example_role_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(score__gte=0) & models.Q(score__lte=10), name="example_score_range"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        question = " ".join(self.question.split())
+        return f"#{self.pk} {question[:60]}{'…' if len(question) > 60 else ''}"
+
+    @property
+    def is_corrected(self) -> bool:
+        return self.original_label is not None
+
+    @property
+    def machine_label(self) -> dict:
+        """The grade the machine gave, whether or not a reviewer corrected it since."""
+        return self.original_label if self.original_label is not None else self.label
+
+    @property
+    def reviewer_name(self) -> str | None:
+        if self.reviewed_by is not None:
+            return self.reviewed_by.get_username()
+        if self.reviewed_by_key is not None:
+            return f"API key {self.reviewed_by_key.name}"
+        return None

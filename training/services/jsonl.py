@@ -1,0 +1,273 @@
+"""JSONL import and export in the original TrainingDataCollector's line format, so old data comes in and goes out.
+
+One example per line:
+    question, answer, expected_concepts, keywords, category, difficulty, role, score, breakdown,
+    justification, strengths, improvements, concepts_covered, missing_concepts, evaluation_source,
+    model_used, created_at
+An export is the same format (a round trip keeps every field). The extended export adds the fields the
+original format has no room for (language, prompt version, review state, the machine's original label);
+the import reads them when present.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from ready4hire.errors import InvalidInput
+
+from ..models import TrainingExample
+from ..text import content_hash
+from .labels import REVIEW_STATUSES, label_validate, snapshot_validate
+
+ORIGINAL_FIELDS = (
+    "question",
+    "answer",
+    "expected_concepts",
+    "keywords",
+    "category",
+    "difficulty",
+    "role",
+    "score",
+    "breakdown",
+    "justification",
+    "strengths",
+    "improvements",
+    "concepts_covered",
+    "missing_concepts",
+    "evaluation_source",
+    "model_used",
+    "created_at",
+)
+EXTENDED_FIELDS = ("language", "prompt_version", "review_status", "review_note", "original_label")
+LABEL_FIELDS = (
+    "score",
+    "breakdown",
+    "justification",
+    "strengths",
+    "improvements",
+    "concepts_covered",
+    "missing_concepts",
+)
+
+MAX_REPORTED_ERRORS = 50
+DEFAULT_BATCH_SIZE = 1000
+
+
+@dataclass
+class ImportReport:
+    lines: int = 0
+    imported: int = 0
+    duplicates: int = 0
+    invalid: int = 0
+    errors: list[tuple[int, str]] = field(default_factory=list)
+
+    def add_error(self, line_number: int, message: str) -> None:
+        self.invalid += 1
+        if len(self.errors) < MAX_REPORTED_ERRORS:
+            self.errors.append((line_number, message))
+
+    def summary(self) -> str:
+        return (
+            f"{self.lines} lines: {self.imported} imported, {self.duplicates} duplicates skipped, "
+            f"{self.invalid} invalid"
+        )
+
+
+class _LineError(ValueError):
+    pass
+
+
+def _string_list(record: Mapping[str, Any], name: str) -> list[str]:
+    value = record.get(name) or []
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise _LineError(f"{name} must be a list of strings.")
+    return value
+
+
+def _string(record: Mapping[str, Any], name: str, default: str = "") -> str:
+    value = record.get(name)
+    if value is None:
+        return default
+    if not isinstance(value, str):
+        raise _LineError(f"{name} must be a string.")
+    return value
+
+
+def _created_at(value: Any) -> datetime:
+    if value in (None, ""):
+        return timezone.now()
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError:
+        raise _LineError(f"created_at is not an ISO 8601 date and time: {value!r}.") from None
+    # The original collector wrote naive local times; without a zone we read them as UTC.
+    return moment if timezone.is_aware(moment) else moment.replace(tzinfo=UTC)
+
+
+def _example_from_line(line: str) -> TrainingExample:
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise _LineError(f"not valid JSON ({exc.msg} at column {exc.colno}).") from None
+    if not isinstance(record, dict):
+        raise _LineError("not a JSON object.")
+    try:
+        grade = label_validate({name: record.get(name) for name in LABEL_FIELDS if name in record}, field="")
+        example = TrainingExample(
+            question=_string(record, "question"),
+            answer=_string(record, "answer"),
+            expected_concepts=_string_list(record, "expected_concepts"),
+            keywords=_string_list(record, "keywords"),
+            category=_string(record, "category", "technical"),
+            difficulty=_string(record, "difficulty", "mid"),
+            role=_string(record, "role"),
+            language=_string(record, "language", "es"),
+            label=grade.model_dump(),
+            score=grade.score,
+            source=_string(record, "evaluation_source", TrainingExample.Source.LLM),
+            model=_string(record, "model_used"),
+            prompt_version=_string(record, "prompt_version"),
+            review_status=_string(record, "review_status", TrainingExample.ReviewStatus.PENDING),
+            review_note=_string(record, "review_note"),
+            created_at=_created_at(record.get("created_at")),
+        )
+        snapshot_validate(
+            question=example.question,
+            answer=example.answer,
+            category=example.category,
+            difficulty=example.difficulty,
+            language=example.language,
+            source=example.source,
+        )
+        if example.review_status not in REVIEW_STATUSES:
+            raise _LineError(f"unknown review_status {example.review_status!r}.")
+        if record.get("original_label") is not None:
+            example.original_label = label_validate(record["original_label"], field="original_label").model_dump()
+            example.original_score = example.original_label["score"]
+    except InvalidInput as exc:
+        raise _LineError(str(exc)) from None
+    example.content_hash = content_hash(question=example.question, answer=example.answer)
+    return example
+
+
+def _insert(batch: dict[str, TrainingExample], report: ImportReport) -> None:
+    with transaction.atomic():
+        existing = set(
+            TrainingExample.objects.filter(content_hash__in=list(batch)).values_list("content_hash", flat=True)
+        )
+        new = [example for digest, example in batch.items() if digest not in existing]
+        # ignore_conflicts keeps a row that another process collected since the check above from failing
+        # the batch; that rare row is then counted as imported rather than as a duplicate.
+        TrainingExample.objects.bulk_create(new, ignore_conflicts=True)
+    report.duplicates += len(existing)
+    report.imported += len(new)
+
+
+def examples_import(
+    *,
+    lines: Iterable[str | bytes],
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    on_progress: Callable[[ImportReport], None] | None = None,
+) -> ImportReport:
+    """Import examples from JSONL lines as pending examples; never stops on a bad line.
+
+    Duplicates (within the file or of stored examples) and invalid lines are counted and reported with
+    their line numbers. Rows are inserted in batches, each in its own transaction, so memory stays flat
+    and an interrupted import keeps what it has stored. The collection settings do not apply: an import
+    is an explicit decision to keep these examples.
+    """
+    if batch_size < 1:
+        raise InvalidInput("batch_size must be at least 1.", field="batch_size")
+    report = ImportReport()
+    batch: dict[str, TrainingExample] = {}
+    for line_number, raw in enumerate(lines, start=1):
+        try:
+            line = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+        except UnicodeDecodeError as exc:
+            report.lines += 1
+            report.add_error(line_number, f"not UTF-8 text ({exc.reason}).")
+            continue
+        if not line.strip():
+            continue
+        report.lines += 1
+        try:
+            example = _example_from_line(line)
+        except _LineError as exc:
+            report.add_error(line_number, str(exc))
+            continue
+        if example.content_hash in batch:
+            report.duplicates += 1
+            continue
+        batch[example.content_hash] = example
+        if len(batch) >= batch_size:
+            _insert(batch, report)
+            batch = {}
+            if on_progress:
+                on_progress(report)
+    if batch:
+        _insert(batch, report)
+    if on_progress:
+        on_progress(report)
+    return report
+
+
+def example_record(example: TrainingExample, *, extended: bool = False) -> dict[str, Any]:
+    """One example as a line of the original collector's format (plus our fields when `extended`)."""
+    label = example.label
+    record: dict[str, Any] = {
+        "question": example.question,
+        "answer": example.answer,
+        "expected_concepts": example.expected_concepts,
+        "keywords": example.keywords,
+        "category": example.category,
+        "difficulty": example.difficulty,
+        "role": example.role,
+        "score": example.score,
+        "breakdown": label.get("breakdown"),
+        "justification": label.get("justification", ""),
+        "strengths": label.get("strengths", []),
+        "improvements": label.get("improvements", []),
+        "concepts_covered": label.get("concepts_covered", []),
+        "missing_concepts": label.get("missing_concepts", []),
+        "evaluation_source": example.source,
+        "model_used": example.model,
+        "created_at": example.created_at.isoformat(),
+    }
+    if extended:
+        record.update(
+            language=example.language,
+            prompt_version=example.prompt_version,
+            review_status=example.review_status,
+            review_note=example.review_note,
+            original_label=example.original_label,
+        )
+    return record
+
+
+def examples_export_jsonl(
+    *,
+    out: TextIO,
+    examples: QuerySet[TrainingExample] | None = None,
+    extended: bool = False,
+    on_progress: Callable[[int], None] | None = None,
+    progress_every: int = 1000,
+) -> int:
+    """Stream examples (default: all, oldest first) to `out` as JSONL; returns how many were written."""
+    examples = TrainingExample.objects.all() if examples is None else examples
+    written = 0
+    for example in examples.order_by("created_at", "id").iterator(chunk_size=2000):
+        out.write(json.dumps(example_record(example, extended=extended), ensure_ascii=False) + "\n")
+        written += 1
+        if on_progress and written % progress_every == 0:
+            on_progress(written)
+    if on_progress:
+        on_progress(written)
+    return written
