@@ -43,7 +43,7 @@ class ModelfileError(ValueError):
 
 
 @dataclass
-class Modelfile:
+class ModelfileSpec:
     from_: str
     adapter: str | None = None
     parameters: list[tuple[str, int | float | str]] = field(default_factory=list)
@@ -118,7 +118,7 @@ def _single_line(value: str, what: str) -> str:
     return value.strip()
 
 
-def render(modelfile: Modelfile) -> str:
+def render(modelfile: ModelfileSpec) -> str:
     """The Modelfile text: commands in a fixed order, so the same input always gives the same bytes."""
     lines = [f"FROM {_single_line(modelfile.from_, 'FROM')}"]
     if modelfile.adapter:
@@ -164,12 +164,12 @@ def _read_value(text: str, pos: int, line_no: int) -> tuple[str, int, int]:
     return text[pos:end].strip(" \t"), end, line_no
 
 
-def parse(text: str) -> Modelfile:
+def parse(text: str) -> ModelfileSpec:
     """Parse Modelfile text; raise `ModelfileError` (with the line) for anything Ollama would refuse."""
     text = _clean_text(text.lstrip("\ufeff"))
     pos, line_no = 0, 1
     from_: str | None = None
-    result = Modelfile(from_="")
+    result = ModelfileSpec(from_="")
     while pos < len(text):
         char = text[pos]
         if char == "\n":
