@@ -16,6 +16,7 @@ from .review import (
     example_reopen,
     example_review_check,
 )
+from .versions import model_version_register
 
 __all__ = [
     "CollectResult",
@@ -33,4 +34,5 @@ __all__ = [
     "example_review_check",
     "examples_export_jsonl",
     "examples_import",
+    "model_version_register",
 ]

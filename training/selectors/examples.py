@@ -7,7 +7,7 @@ from django.db.models import Count, Q, QuerySet
 from evaluation.llm.schema import CATEGORIES, DIFFICULTIES
 from ready4hire.errors import InvalidInput, NotFound
 
-from .models import CollectionSettings, TrainingExample
+from ..models import CollectionSettings, TrainingExample
 
 # Lower bound inclusive, upper bound exclusive, except the last bucket which holds the perfect 10.
 SCORE_BUCKETS: tuple[tuple[str, float, float | None], ...] = (

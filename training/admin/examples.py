@@ -19,10 +19,10 @@ from django.utils.text import Truncator
 from evaluation.llm.schema import BREAKDOWN_MAXIMA
 from ready4hire.errors import DomainError, InvalidInput
 
-from .forms import BREAKDOWN_LABELS, ExampleReviewForm
-from .models import CollectionSettings, TrainingExample
-from .selectors import SCORE_BUCKETS, collection_settings_get, example_next_in_queue, score_bucket_q, training_stats
-from .services import (
+from ..forms import BREAKDOWN_LABELS, ExampleReviewForm
+from ..models import CollectionSettings, TrainingExample
+from ..selectors import SCORE_BUCKETS, collection_settings_get, example_next_in_queue, score_bucket_q, training_stats
+from ..services import (
     collection_settings_update,
     example_approve,
     example_correct,

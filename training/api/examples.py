@@ -6,9 +6,9 @@ from ninja import Query, Router
 
 from ready4hire.errors import Forbidden
 
-from .schemas import CollectionSettingsIO, ExampleFilters, ExampleListOut, ExampleOut, ReviewIn, TrainingStatsOut
-from .selectors import collection_settings_get, example_get, example_list, training_stats
-from .services import (
+from ..schemas import CollectionSettingsIO, ExampleFilters, ExampleListOut, ExampleOut, ReviewIn, TrainingStatsOut
+from ..selectors import collection_settings_get, example_get, example_list, training_stats
+from ..services import (
     collection_settings_update,
     example_approve,
     example_correct,
