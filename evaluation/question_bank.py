@@ -39,6 +39,9 @@ class QuestionLoadSummary:
     def total(self) -> int:
         return self.created + self.updated + self.unchanged
 
+    def __str__(self) -> str:
+        return f"{self.created} created, {self.updated} updated, {self.unchanged} unchanged"
+
 
 def _read_entries(path: Path) -> list[Any]:
     try:

@@ -25,9 +25,4 @@ class Command(BaseCommand):
         except QuestionBankError as exc:
             raise CommandError(str(exc)) from exc
         noun = "question" if summary.total == 1 else "questions"
-        self.stdout.write(
-            self.style.SUCCESS(
-                f"Loaded {summary.total} {noun}: {summary.created} created, {summary.updated} updated, "
-                f"{summary.unchanged} unchanged"
-            )
-        )
+        self.stdout.write(self.style.SUCCESS(f"Loaded {summary.total} {noun}: {summary}"))
