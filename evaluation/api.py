@@ -1,10 +1,17 @@
 from __future__ import annotations
 
 from django.http import HttpRequest
-from ninja import Router, Status
+from ninja import Query, Router, Status
 
-from .schemas import EvaluationAccepted, EvaluationIn, EvaluationOut, HealthOut
-from .selectors import evaluation_get
+from .schemas import (
+    EvaluationAccepted,
+    EvaluationFilters,
+    EvaluationIn,
+    EvaluationListOut,
+    EvaluationOut,
+    HealthOut,
+)
+from .selectors import evaluation_get, evaluation_list
 from .services import evaluation_submit, system_health
 
 router = Router(tags=["grading"])
@@ -15,6 +22,14 @@ def evaluation_create(request: HttpRequest, payload: EvaluationIn, wait: bool = 
     """Grade an answer. By default waits for the grade; `?wait=false` answers 202 and a worker grades it."""
     evaluation = evaluation_submit(request=payload.grading_request(), requested_model=payload.model or "", wait=wait)
     return Status(200 if wait else 202, evaluation)
+
+
+@router.get("evaluations", response=EvaluationListOut)
+def evaluation_index(request: HttpRequest, filters: Query[EvaluationFilters]):
+    """Evaluations, newest first, filtered and paginated (`page`, `page_size`)."""
+    matching = evaluation_list(**filters.model_dump(exclude={"page", "page_size"}))
+    start = (filters.page - 1) * filters.page_size
+    return {"items": list(matching[start : start + filters.page_size]), "count": matching.count()}
 
 
 @router.get("evaluations/{int:evaluation_id}", response=EvaluationOut)

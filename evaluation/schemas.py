@@ -11,7 +11,15 @@ from pydantic import Field, field_validator
 
 from .llm.schema import GradeResult, GradingRequest
 
-__all__ = ["EvaluationIn", "EvaluationOut", "EvaluationAccepted", "GradeResult", "HealthOut"]
+__all__ = [
+    "EvaluationAccepted",
+    "EvaluationFilters",
+    "EvaluationIn",
+    "EvaluationListOut",
+    "EvaluationOut",
+    "GradeResult",
+    "HealthOut",
+]
 
 Category = Literal["technical", "soft_skills"]
 Difficulty = Literal["junior", "mid", "senior"]
@@ -81,6 +89,22 @@ class EvaluationOut(Schema):
     @staticmethod
     def resolve_llm_error(obj) -> str:
         return obj.error
+
+
+class EvaluationFilters(Schema):
+    status: Literal["pending", "running", "done", "failed"] | None = None
+    source: Literal["llm", "heuristic"] | None = None
+    category: Category | None = None
+    difficulty: Difficulty | None = None
+    language: Language | None = None
+    model: str | None = Field(default=None, max_length=200)
+    page: int = Field(default=1, ge=1)
+    page_size: int = Field(default=20, ge=1, le=100)
+
+
+class EvaluationListOut(Schema):
+    items: list[EvaluationOut]
+    count: int
 
 
 class ComponentHealth(Schema):

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from ready4hire.errors import NotFound
@@ -33,4 +34,27 @@ def evaluation_cached_get(*, cache_key: str, ttl_seconds: int) -> Evaluation | N
         .order_by("-finished_at")
         .only("result", "score", "model", "raw_output", "source")
         .first()
+    )
+
+
+def evaluation_list(
+    *,
+    status: str | None = None,
+    source: str | None = None,
+    category: str | None = None,
+    difficulty: str | None = None,
+    language: str | None = None,
+    model: str | None = None,
+) -> QuerySet[Evaluation]:
+    """Evaluations matching every given filter, newest first."""
+    filters = {
+        "status": status,
+        "source": source,
+        "category": category,
+        "difficulty": difficulty,
+        "language": language,
+        "model": model,
+    }
+    return Evaluation.objects.filter(**{k: v for k, v in filters.items() if v is not None}).order_by(
+        "-created_at", "-id"
     )

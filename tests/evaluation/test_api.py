@@ -215,3 +215,18 @@ def test_openapi_docs_are_served(client):
     assert client.get("/api/v1/docs").status_code == 200
     schema = client.get("/api/v1/openapi.json").json()
     assert "/api/v1/evaluations" in schema["paths"]
+
+
+def test_list_evaluations_filters_and_paginates(api_client, ollama, settings):
+    for role in ("A", "B", "C"):
+        post(api_client, {**GOOD_REQUEST, "role": role})
+    settings.LLM_BACKEND = "none"
+    post(api_client, {**GOOD_REQUEST, "language": "es"})
+    body = api_client.get(f"{URL}?page_size=2").json()
+    assert body["count"] == 4 and len(body["items"]) == 2
+    assert body["items"][0]["source"] == "heuristic"  # newest first
+    assert api_client.get(f"{URL}?page=2&page_size=3").json()["items"][0]["id"] == body["items"][0]["id"] - 3
+    assert api_client.get(f"{URL}?source=llm").json()["count"] == 3
+    assert api_client.get(f"{URL}?language=es&source=heuristic").json()["count"] == 1
+    bad = api_client.get(f"{URL}?source=oracle")
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "source"
