@@ -14,6 +14,7 @@ from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from ready4hire.errors import Conflict, InvalidInput
+from training.selectors.versions import model_for_category
 from training.services import example_collect_from_evaluation
 
 from .llm.cache import grading_cache_key
@@ -54,8 +55,11 @@ def llm_client(*, model: str | None = None) -> BaseLLMClient:
     )
 
 
-def _grading_model(requested_model: str) -> str:
-    return (requested_model or settings.LLM_MODEL) if llm_enabled() else HEURISTIC_MODEL_NAME
+def _grading_model(requested_model: str, category: str) -> str:
+    """The model asked for, else the active version for the category (the router), else the default."""
+    if not llm_enabled():
+        return HEURISTIC_MODEL_NAME
+    return requested_model or model_for_category(category) or settings.LLM_MODEL
 
 
 def evaluation_submit(
@@ -67,7 +71,7 @@ def evaluation_submit(
 ) -> Evaluation:
     """Store a grading request; grade it now (`wait`) or queue it for a worker once the row is committed."""
     temperature = settings.LLM_TEMPERATURE if llm_enabled() else 0.0
-    model = _grading_model(requested_model)
+    model = _grading_model(requested_model, request.category)
     evaluation = Evaluation.objects.create(
         # A request graded now is created already claimed: no other worker can see it before it is done.
         status=Evaluation.Status.RUNNING if wait else Evaluation.Status.PENDING,

@@ -9,7 +9,12 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from evaluation.api import router as evaluation_router
 from evaluation.auth import ApiKeyAuth, StaffSessionAuth
 from ready4hire.errors import DomainError
+from training.api import datasets_router
 from training.api import router as training_router
+from training.api.comparisons import router as comparisons_router
+from training.api.finetune import router as finetune_router
+from training.api.modelfiles import router as modelfiles_router
+from training.api.versions import router as model_versions_router
 
 api = NinjaAPI(
     title="Ready4Hire Trainer API",
@@ -21,6 +26,11 @@ api = NinjaAPI(
 
 api.add_router("/", evaluation_router)
 api.add_router("/training/", training_router)
+api.add_router("/modelfiles", modelfiles_router)
+api.add_router("/datasets", datasets_router)
+api.add_router("/comparisons", comparisons_router)
+api.add_router("/model-versions", model_versions_router)
+api.add_router("/finetune-runs", finetune_router)
 
 
 def _error(request: HttpRequest, status: int, code: str, detail: str, **extra: object) -> HttpResponse:

@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django_celery_beat",
     "evaluation",
     "training",
 ]
@@ -131,3 +132,85 @@ LLM_SEED = env.int("LLM_SEED", default=42)
 GRADING_CACHE_TTL = env.int("GRADING_CACHE_TTL", default=7 * 24 * 3600)
 GRADING_MAX_ANSWER_CHARS = env.int("GRADING_MAX_ANSWER_CHARS", default=20_000)
 GRADING_MAX_QUESTION_CHARS = env.int("GRADING_MAX_QUESTION_CHARS", default=4_000)
+
+# --- Dataset exports ------------------------------------------------------------------------------------
+# Beat reads its schedule from the database (django-celery-beat), so the periodic export is editable in the
+# admin; the interval below only seeds it when the migration creates the periodic task.
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+DATASET_EXPORT_MIN_NEW_EXAMPLES = env.int("DATASET_EXPORT_MIN_NEW_EXAMPLES", default=100)
+DATASET_EXPORT_INTERVAL_MINUTES = env.int("DATASET_EXPORT_INTERVAL_MINUTES", default=60)
+DATASET_EXPORT_NAME = env.str("DATASET_EXPORT_NAME", default="ready4hire")
+DATASET_EXPORT_FORMAT = env.str("DATASET_EXPORT_FORMAT", default="messages")
+DATASET_EXPORT_CHUNK_SIZE = env.int("DATASET_EXPORT_CHUNK_SIZE", default=2000)
+# A running export whose worker died is taken over after this long (acks_late redelivers its task).
+DATASET_EXPORT_STALE_MINUTES = env.int("DATASET_EXPORT_STALE_MINUTES", default=120)
+# What TRAINING_GUIDE.md fills in: the Hugging Face base model and the chat template its trainers use.
+DATASET_EXPORT_BASE_MODEL = env.str("DATASET_EXPORT_BASE_MODEL", default="unsloth/Llama-3.2-3B-Instruct")
+DATASET_EXPORT_CHAT_TEMPLATE = env.str("DATASET_EXPORT_CHAT_TEMPLATE", default="llama3")
+
+# --- Model versions, comparisons and promotion -----------------------------------------------------------
+# Comparisons grade with each model at LLM_TEMPERATURE, seeding repeat r with the comparison's seed + r.
+COMPARISON_BOOTSTRAP_RESAMPLES = env.int("COMPARISON_BOOTSTRAP_RESAMPLES", default=1000)
+COMPARISON_MAX_REPEATS = env.int("COMPARISON_MAX_REPEATS", default=10)
+# A running comparison whose worker died is taken over after this long (acks_late redelivers its task).
+COMPARISON_STALE_MINUTES = env.int("COMPARISON_STALE_MINUTES", default=360)
+# The promotion gate every comparison evaluates for each model after the first (the base); `promote`
+# refuses a version that failed it unless forced. 0.2 for the original's "20% better than its base" target.
+PROMOTION_GATE_MIN_SCHEMA_VALID = env.float("PROMOTION_GATE_MIN_SCHEMA_VALID", default=0.99)
+PROMOTION_GATE_QWK_LOWER_ABOVE_BASE = env.bool("PROMOTION_GATE_QWK_LOWER_ABOVE_BASE", default=True)
+PROMOTION_GATE_MIN_QWK_IMPROVEMENT = env.float("PROMOTION_GATE_MIN_QWK_IMPROVEMENT", default=0.0)
+# Retraining on schedule: beat asks every interval whether the newest export has at least N more examples
+# than the last run's, and if so starts a fine-tune run like the last one on it (training queue).
+FINETUNE_SCHEDULE_ENABLED = env.bool("FINETUNE_SCHEDULE_ENABLED", default=False)
+FINETUNE_SCHEDULE_MIN_NEW_EXAMPLES = env.int("FINETUNE_SCHEDULE_MIN_NEW_EXAMPLES", default=500)
+FINETUNE_SCHEDULE_INTERVAL_MINUTES = env.int("FINETUNE_SCHEDULE_INTERVAL_MINUTES", default=24 * 60)
+CELERY_TASK_ROUTES["training.tasks.comparison_*"] = {"queue": "training"}
+if FINETUNE_SCHEDULE_ENABLED:
+    CELERY_BEAT_SCHEDULE = {
+        **globals().get("CELERY_BEAT_SCHEDULE", {}),
+        "finetune-if-due": {
+            "task": "training.tasks.finetune_if_due_task",
+            "schedule": FINETUNE_SCHEDULE_INTERVAL_MINUTES * 60,
+        },
+    }
+
+# --- Modelfiles and Ollama model management --------------------------------------------------------------
+# The Ollama server Modelfiles are pushed to and models are listed, shown and deleted on: by default the
+# grading server when it is Ollama, none otherwise (pushing then fails with a clear message).
+OLLAMA_ADMIN_URL = env.str("OLLAMA_ADMIN_URL", default=LLM_BASE_URL if LLM_BACKEND == "ollama" else "")
+# Creating a model from a multi-gigabyte GGUF file takes minutes, so the admin calls wait much longer than a grade.
+OLLAMA_ADMIN_TIMEOUT = env.float("OLLAMA_ADMIN_TIMEOUT", default=600.0)
+OLLAMA_ADMIN_MAX_RETRIES = env.int("OLLAMA_ADMIN_MAX_RETRIES", default=2)
+OLLAMA_ADMIN_RETRY_BACKOFF = env.float("OLLAMA_ADMIN_RETRY_BACKOFF", default=1.0)
+# `validate_model` and the validation task pass a model when at least these shares of the probe grades are
+# valid JSON and follow the grade schema.
+MODEL_VALIDATION_MIN_VALID_JSON = env.float("MODEL_VALIDATION_MIN_VALID_JSON", default=0.9)
+MODEL_VALIDATION_MIN_SCHEMA_VALID = env.float("MODEL_VALIDATION_MIN_SCHEMA_VALID", default=0.9)
+# Pushes upload multi-gigabyte files and validations grade a probe set: both stay off the grading workers.
+CELERY_TASK_ROUTES["training.tasks.modelfile_*"] = {"queue": "exports"}
+
+# --- Fine-tuning, GGUF and serving with llama.cpp ---------------------------------------------------------
+# Runs write under FINETUNE_OUTPUT_ROOT/run-<id>/ (empty: MEDIA_ROOT/finetune); the versions they register
+# are FINETUNE_MODEL_NAME:vN, and an --init-tiny run also registers its random starting point as
+# FINETUNE_TINY_BASE_NAME:vN (kind "base"), so base and fine-tuned can be compared.
+FINETUNE_OUTPUT_ROOT = env.str("FINETUNE_OUTPUT_ROOT", default="")
+FINETUNE_MODEL_NAME = env.str("FINETUNE_MODEL_NAME", default="ready4hire")
+FINETUNE_TINY_BASE_NAME = env.str("FINETUNE_TINY_BASE_NAME", default="ready4hire-tiny-base")
+FINETUNE_TINY_VOCAB_SIZE = env.int("FINETUNE_TINY_VOCAB_SIZE", default=1024)
+FINETUNE_GGUF_DTYPE = env.str("FINETUNE_GGUF_DTYPE", default="f16")  # f16 or f32
+FINETUNE_EVALUATIONS = env.int("FINETUNE_EVALUATIONS", default=4)  # validation-loss passes per run
+FINETUNE_EVAL_MAX_EXAMPLES = env.int("FINETUNE_EVAL_MAX_EXAMPLES", default=64)
+# A llama.cpp checkout: its convert_hf_to_gguf.py converts the architectures our own GGUF writer does not.
+LLAMA_CPP_DIR = env.str("LLAMA_CPP_DIR", default="")
+# A run may take hours. The task is killed past this limit, and Redis hands an unacknowledged task
+# (acks_late) to another worker only after the visibility timeout, so that timeout must exceed the longest
+# run, or a second worker would start training the same run while the first is still at it.
+FINETUNE_TASK_TIME_LIMIT = env.int("FINETUNE_TASK_TIME_LIMIT", default=12 * 3600)
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    **globals().get("CELERY_BROKER_TRANSPORT_OPTIONS", {}),
+    "visibility_timeout": FINETUNE_TASK_TIME_LIMIT + 3600,
+}
+# llama-cpp-python's OpenAI-compatible server, started on a free loopback port to serve a GGUF version.
+LLAMA_SERVER_STARTUP_TIMEOUT = env.float("LLAMA_SERVER_STARTUP_TIMEOUT", default=120.0)
+LLAMA_SERVER_N_CTX = env.int("LLAMA_SERVER_N_CTX", default=4096)
+LLAMA_SERVER_THREADS = env.int("LLAMA_SERVER_THREADS", default=0)  # 0: llama.cpp's choice

@@ -7,6 +7,7 @@ and 5xx answers are retried with exponential backoff; what comes back is plain d
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -196,10 +197,39 @@ class OllamaClient(BaseLLMClient):
         return [str(item["name"]) for item in data["models"]]
 
 
+class _JsonObjectServers:
+    """The OpenAI-compatible servers (by base URL) that refuse `response_format: json_schema` but take the
+    schema as `{type: json_object, schema: ...}` (llama-cpp-python's server). Learnt from the first refusal,
+    shared by every client and thread of the process, so each server is asked the standard way once."""
+
+    def __init__(self) -> None:
+        self._urls: set[str] = set()
+        self._lock = threading.Lock()
+
+    def __contains__(self, base_url: str) -> bool:
+        with self._lock:
+            return base_url in self._urls
+
+    def add(self, base_url: str) -> None:
+        with self._lock:
+            self._urls.add(base_url)
+
+    def discard(self, base_url: str) -> None:
+        with self._lock:
+            self._urls.discard(base_url)
+
+
+JSON_OBJECT_SCHEMA_SERVERS = _JsonObjectServers()
+
+
 class OpenAICompatibleClient(BaseLLMClient):
     """`POST /v1/chat/completions` with a strict `json_schema` response format (vLLM, llama.cpp, LM Studio).
 
-    `base_url` is the server root; a trailing `/v1` is accepted too.
+    `base_url` is the server root; a trailing `/v1` is accepted too. llama-cpp-python's server (0.3.x) answers
+    HTTP 500 to `json_schema` and constrains output with `{type: json_object, schema}` instead: the first
+    such refusal from a server is recognised (an error answer that names response_format or json_schema),
+    remembered for that server in `JSON_OBJECT_SCHEMA_SERVERS`, and the request sent again in that form. The
+    schema constraint is never dropped: if the other form fails too, the error stands.
     """
 
     backend = "openai"
@@ -226,6 +256,58 @@ class OpenAICompatibleClient(BaseLLMClient):
         if options.get("seed") is not None:
             body["seed"] = options["seed"]
         return body
+
+    @staticmethod
+    def _json_object_form(body: dict[str, Any]) -> dict[str, Any]:
+        schema = body["response_format"]["json_schema"]["schema"]
+        return {**body, "response_format": {"type": "json_object", "schema": schema}}
+
+    @staticmethod
+    def _refuses_json_schema(response: httpx.Response) -> bool:
+        """An error answer that refuses the json_schema response format and names json_object as what it
+        takes (llama-cpp-python: "Input should be 'text' or 'json_object'" at response_format.type). Other
+        errors that merely mention response_format stay errors: switching forms on a server that ignores
+        `schema` beside json_object would drop the constraint."""
+        if response.status_code < 400:
+            return False
+        text = response.text.lower()
+        return ("response_format" in text or "json_schema" in text) and "json_object" in text
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> tuple[httpx.Response, int]:
+        body = kwargs.get("json")
+        asks_json_schema = (
+            path == self.chat_path
+            and isinstance(body, dict)
+            and (body.get("response_format") or {}).get("type") == "json_schema"
+        )
+        if not asks_json_schema:
+            return super()._request(method, path, **kwargs)
+        json_object_kwargs = {**kwargs, "json": self._json_object_form(body)}
+        if self.base_url in JSON_OBJECT_SCHEMA_SERVERS:
+            return super()._request(method, path, **json_object_kwargs)
+        # The base class's retry loop, except that a refusal of json_schema (a 5xx from llama-cpp-python) is
+        # not an outage to retry but the sign to switch forms.
+        last_error = ""
+        for attempt in range(1, self.max_retries + 2):
+            try:
+                response = self.http.request(
+                    method, self._url(path), timeout=self.timeout, headers=self._headers, **kwargs
+                )
+            except httpx.TransportError as exc:
+                last_error = f"{type(exc).__name__}: {exc}".rstrip(": ")
+            else:
+                if self._refuses_json_schema(response):
+                    JSON_OBJECT_SCHEMA_SERVERS.add(self.base_url)
+                    response, more = super()._request(method, path, **json_object_kwargs)
+                    return response, attempt + more
+                if response.status_code < 500:
+                    return response, attempt
+                last_error = f"HTTP {response.status_code}: {response.text[:200]}"
+            if attempt <= self.max_retries:
+                self._sleep(self.backoff * 2 ** (attempt - 1))
+        raise LLMUnavailable(
+            f"{self.backend} server at {self.base_url} failed after {self.max_retries + 1} attempts: {last_error}"
+        )
 
     def _content(self, data: dict[str, Any]) -> str:
         try:

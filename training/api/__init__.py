@@ -2,9 +2,10 @@
 
 from ninja import Router
 
+from .datasets import router as datasets_router  # mounted by ready4hire.api at /datasets, not under /training/
 from .examples import router as examples_router
 
 router = Router()
 router.add_router("", examples_router)
 
-__all__ = ["router"]
+__all__ = ["datasets_router", "router"]

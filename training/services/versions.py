@@ -1,11 +1,43 @@
-"""Model versions: register, and (later in this module) promote, retire and route."""
+"""Model versions: register, promote (one active version per category, behind the comparison gate), retire,
+and decide whether a scheduled retraining is due.
+
+The grading service routes each request's category to the active version (`selectors.model_for_category`),
+so promotion and retirement change which model grades live traffic: both record who and when.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from django.contrib.admin.models import CHANGE, LogEntry
 from django.db import IntegrityError, transaction
 from django.db.models import Max
+from django.utils import timezone
 
-from ..models import DatasetExport, FineTuneRun, Modelfile, ModelVersion
+from evaluation.models import ApiKey
+from ready4hire.errors import Conflict, InvalidInput
+
+from ..models import DatasetExport, FineTuneRun, JobStatus, Modelfile, ModelVersion
+from ..selectors.comparisons import comparison_gate_for_version
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser
+
+    Actor = AbstractBaseUser | ApiKey | None
+
+Status = ModelVersion.Status
+
+
+class PromotionGateFailed(Conflict):
+    """The version failed the promotion gate of its latest comparison; promoting it needs `force`."""
+
+    code = "promotion_gate_failed"
+
+    def __init__(self, detail: str, *, reasons: list[str], comparison_id: int) -> None:
+        super().__init__(detail, field="force")
+        self.reasons = reasons
+        self.comparison_id = comparison_id
 
 
 def model_version_register(
@@ -40,5 +72,147 @@ def model_version_register(
                     status=status,
                 )
         except IntegrityError:
+            if not ModelVersion.objects.filter(name=name, version=latest + 1).exists():
+                raise  # another constraint (a second active version of a category): retrying cannot help
             continue  # another registration took this number: read the latest again
     raise RuntimeError(f"could not allocate a version number for {name!r}")
+
+
+def _actor_fields(actor: Actor, note: str) -> tuple[AbstractBaseUser | None, str]:
+    """The user to record, and the note; a program's API key has no user, so its name goes in the note."""
+    note = note.strip()
+    if isinstance(actor, ApiKey):
+        return None, f"[API key {actor.name}] {note}".strip()
+    return actor, note
+
+
+def _log(version: ModelVersion, *, actor: Actor, message: str) -> None:
+    """People's promotions and retirements go to the admin log, beside the version's history."""
+    if actor is None or isinstance(actor, ApiKey) or not actor.pk:
+        return
+    LogEntry.objects.log_actions(
+        user_id=actor.pk, queryset=[version], action_flag=CHANGE, change_message=message, single_object=True
+    )
+
+
+def model_version_promote(
+    *,
+    version: ModelVersion,
+    user: Actor = None,
+    category: str | None = None,
+    force: bool = False,
+    note: str = "",
+) -> ModelVersion:
+    """Make `version` the active grader of `category` (default: its own), retiring the one it replaces.
+
+    Refused (PromotionGateFailed, 409) when the version failed the promotion gate of its latest comparison,
+    unless `force`: a forced promotion is recorded as such, with the note, who and when. A version never
+    compared is not refused: the gate judges comparisons, and there is none to judge.
+    """
+    category = category or version.category
+    if category not in ModelVersion.Category.values:
+        raise InvalidInput(
+            f"Unknown category {category!r}: use one of {', '.join(ModelVersion.Category.values)}.", field="category"
+        )
+    if not version.served_name:
+        raise InvalidInput(
+            f"{version.reference} has no served name: live grading asks the configured LLM server for a model by "
+            "name, so create it there (e.g. push its Modelfile to Ollama) before promoting it.",
+            field="served_name",
+        )
+    judged = comparison_gate_for_version(version_id=version.pk)
+    failed = judged is not None and not judged[1].get("passed")
+    if failed and not force:
+        run, verdict = judged
+        reasons = [str(reason) for reason in verdict.get("reasons", [])]
+        raise PromotionGateFailed(
+            f"{version.reference} failed the promotion gate of comparison #{run.pk}: {'; '.join(reasons)}. "
+            "Promote it with force (and a note saying why) to override.",
+            reasons=reasons,
+            comparison_id=run.pk,
+        )
+    promoted_by, note = _actor_fields(user, note)
+    with transaction.atomic():
+        locked = ModelVersion.objects.select_for_update().get(pk=version.pk)
+        if locked.status == Status.ACTIVE and locked.category == category:
+            return locked
+        now = timezone.now()
+        # Retire the one it replaces first: the database allows one active version per category at any time.
+        for previous in ModelVersion.objects.select_for_update().filter(status=Status.ACTIVE, category=category):
+            previous.status, previous.retired_at = Status.RETIRED, now
+            previous.save(update_fields=["status", "retired_at"])
+            _log(previous, actor=user, message=f"Retired: {locked.reference} replaces it for {category}.")
+        locked.status, locked.category = Status.ACTIVE, category
+        locked.promoted_by, locked.promoted_at, locked.retired_at = promoted_by, now, None
+        locked.promotion_forced, locked.promotion_note = failed, note
+        locked.save(
+            update_fields=[
+                "status",
+                "category",
+                "promoted_by",
+                "promoted_at",
+                "retired_at",
+                "promotion_forced",
+                "promotion_note",
+            ]
+        )
+        message = f"Promoted for {category}{' although it failed the gate (forced)' if failed else ''}."
+        _log(locked, actor=user, message=f"{message} Note: {note}" if note else message)
+    return locked
+
+
+def model_version_retire(*, version: ModelVersion, user: Actor = None, note: str = "") -> ModelVersion:
+    """Stop using a version. When it was active, its category falls back to the active `all` version, else
+    to the configured default model. Retiring a retired version changes nothing."""
+    with transaction.atomic():
+        locked = ModelVersion.objects.select_for_update().get(pk=version.pk)
+        if locked.status == Status.RETIRED:
+            return locked
+        locked.status, locked.retired_at = Status.RETIRED, timezone.now()
+        locked.save(update_fields=["status", "retired_at"])
+        note = note.strip()
+        _log(locked, actor=user, message=f"Retired. Note: {note}" if note else "Retired.")
+    return locked
+
+
+@dataclass(frozen=True)
+class FinetuneDue:
+    """Whether a scheduled retraining should start now, and why (or why not)."""
+
+    due: bool
+    reason: str
+    export: DatasetExport | None = None
+    last_run: FineTuneRun | None = None
+
+
+def _example_count(export: DatasetExport) -> int:
+    return export.train_count + export.val_count
+
+
+def finetune_due_check(*, min_new_examples: int) -> FinetuneDue:
+    """Due when the newest finished export holds at least `min_new_examples` more examples than the export
+    of the last fine-tune run (the original's "re-train every 500–1000 evaluations").
+
+    Never due while a run is pending or running, nor before a first run: a retraining repeats the last
+    run's configuration on the new data, and the first configuration is a person's choice. The last run
+    counts even when it failed, so a failing configuration is not retried on the same data every day.
+    """
+    export = DatasetExport.objects.filter(status=JobStatus.DONE).order_by("-created_at", "-pk").first()
+    if export is None:
+        return FinetuneDue(False, "no finished dataset export yet")
+    if FineTuneRun.objects.filter(status__in=[JobStatus.PENDING, JobStatus.RUNNING]).exists():
+        return FinetuneDue(False, "a fine-tune run is already pending or running", export=export)
+    last_run = FineTuneRun.objects.select_related("dataset_export").order_by("-created_at", "-pk").first()
+    if last_run is None:
+        return FinetuneDue(False, "no earlier fine-tune run to repeat: start the first one by hand", export=export)
+    if last_run.dataset_export_id == export.pk:
+        return FinetuneDue(False, f"the last run already trained on export {export}", export, last_run)
+    new = _example_count(export) - _example_count(last_run.dataset_export)
+    if new < min_new_examples:
+        return FinetuneDue(
+            False,
+            f"export {export} has {new} more examples than the last run's; {min_new_examples} needed",
+            export,
+            last_run,
+        )
+    return FinetuneDue(True, f"export {export} has {new} more examples than the last run's", export, last_run)

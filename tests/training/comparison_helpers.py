@@ -1,0 +1,83 @@
+"""Human-reviewed examples whose fake-server grades are known in advance, and exports that list them."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from django.conf import settings
+
+from evaluation.llm.prompts import build_messages
+from evaluation.llm.schema import GradingRequest
+from tests.llm_servers import grade_for
+from training.models import DatasetExport, JobStatus, TrainingExample
+
+from .factories import TrainingExampleFactory, grade
+
+CONCEPTS = ["alpha", "beta"]
+# Answers and the score the fake server's `valid` mode gives each: 1 + 8 × concept coverage + words / 80.
+ANSWERS = {"alpha beta": 9.0, "alpha gamma": 5.0, "gamma delta": 1.0, "alpha": 5.0}
+
+
+def grading_request(example: TrainingExample) -> GradingRequest:
+    return GradingRequest.normalised(
+        question=example.question,
+        answer=example.answer,
+        expected_concepts=example.expected_concepts,
+        keywords=example.keywords,
+        category=example.category,
+        difficulty=example.difficulty,
+        role=example.role,
+        language=example.language,
+    )
+
+
+def fake_grade(example: TrainingExample) -> dict:
+    """What the fake server's `valid` mode answers for this example."""
+    return grade_for(build_messages(grading_request(example)))
+
+
+def reviewed_example(
+    answer: str,
+    human_score: float,
+    *,
+    human_missing: list[str] | None = None,
+    same_justification: bool = True,
+    category: str = "technical",
+    review_status: str = TrainingExample.ReviewStatus.APPROVED,
+) -> TrainingExample:
+    """An approved example whose human label has `human_score`, `human_missing` concepts and (by default)
+    the very justification the fake server writes, so ROUGE-L and BLEU are 1 and 100 for a valid grade."""
+    example = TrainingExampleFactory(
+        answer=answer,
+        expected_concepts=list(CONCEPTS),
+        keywords=[],
+        category=category,
+        score=human_score,
+        source=TrainingExample.Source.HUMAN,
+        review_status=review_status,
+    )
+    justification = fake_grade(example)["justification"] if same_justification else "Something else entirely."
+    example.label = grade(human_score, missing_concepts=human_missing or [], justification=justification)
+    example.save(update_fields=["label"])
+    return example
+
+
+def dataset_export(*, val: list[int], train: list[int] = (), with_ids: bool = True, version: int = 1) -> DatasetExport:
+    """A finished export whose manifest (under MEDIA_ROOT) lists the examples of each split."""
+    relative = f"datasets/ready4hire/v{version}/manifest.json"
+    path = Path(settings.MEDIA_ROOT) / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    manifest = {"name": "ready4hire", "version": version, "train_count": len(train), "val_count": len(val)}
+    if with_ids:
+        manifest["example_ids"] = {"train": list(train), "val": list(val)}
+    data = json.dumps(manifest).encode()
+    path.write_bytes(data)
+    return DatasetExport.objects.create(
+        version=version,
+        status=JobStatus.DONE,
+        train_count=len(train),
+        val_count=len(val),
+        files={"manifest": {"path": relative, "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}},
+    )

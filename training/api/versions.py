@@ -1,0 +1,38 @@
+"""Model versions (mounted at /api/v1/model-versions): list them, promote one for a category, retire one."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest
+from ninja import Query, Router
+
+from ..schemas.versions import ModelVersionFilters, ModelVersionOut, PromoteIn, RetireIn
+from ..selectors.versions import model_version_get, model_version_list
+from ..services.versions import model_version_promote, model_version_retire
+from .examples import _require_perm
+
+router = Router(tags=["model versions"])
+
+
+@router.get("", response=list[ModelVersionOut])
+def model_versions(request: HttpRequest, filters: Query[ModelVersionFilters]):
+    return list(model_version_list(**filters.model_dump()))
+
+
+@router.post("/{int:version_id}/promote", response=ModelVersionOut)
+def model_version_promote_endpoint(request: HttpRequest, version_id: int, payload: PromoteIn):
+    """Make the version the active grader of a category, retiring the one it replaces. 409 when it failed the
+    promotion gate of its latest comparison, unless `force` (recorded with the note)."""
+    _require_perm(request, "training.change_modelversion")
+    return model_version_promote(
+        version=model_version_get(version_id=version_id),
+        user=request.auth,
+        category=payload.category,
+        force=payload.force,
+        note=payload.note,
+    )
+
+
+@router.post("/{int:version_id}/retire", response=ModelVersionOut)
+def model_version_retire_endpoint(request: HttpRequest, version_id: int, payload: RetireIn):
+    _require_perm(request, "training.change_modelversion")
+    return model_version_retire(version=model_version_get(version_id=version_id), user=request.auth, note=payload.note)

@@ -1,0 +1,53 @@
+"""The export's JSONL files as chat conversations (system, user, assistant), whatever the export's format.
+
+Training reads the `messages` shape; alpaca and sharegpt records are converted in memory, so any export
+can be trained on. Pure: no ORM, no torch.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+Conversation = list[dict[str, str]]
+
+_SHAREGPT_ROLES = {"system": "system", "human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant"}
+
+
+class DatasetFileError(ValueError):
+    """A dataset file that cannot be trained on; the message names the file and line."""
+
+
+def to_messages(fmt: str, record: dict[str, Any]) -> Conversation:
+    """One record of an export in `fmt` (alpaca | sharegpt | messages) as chat messages."""
+    if fmt == "messages":
+        messages = record["messages"]
+    elif fmt == "sharegpt":
+        messages = [{"role": _SHAREGPT_ROLES[turn["from"]], "content": turn["value"]} for turn in record["conversations"]]
+    elif fmt == "alpaca":
+        messages = [
+            {"role": "system", "content": record["instruction"]},
+            {"role": "user", "content": record["input"]},
+            {"role": "assistant", "content": record["output"]},
+        ]
+    else:
+        raise DatasetFileError(f"unknown dataset format {fmt!r}")
+    return [{"role": str(message["role"]), "content": str(message["content"])} for message in messages]
+
+
+def read_conversations(path: Path, fmt: str) -> list[Conversation]:
+    """Every record of a JSONL file; each must end with the assistant's answer (the label to learn)."""
+    conversations = []
+    with path.open(encoding="utf-8") as lines:
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                messages = to_messages(fmt, json.loads(line))
+            except (ValueError, KeyError, TypeError) as exc:
+                raise DatasetFileError(f"{path.name} line {number}: not a {fmt} record ({exc})") from None
+            if len(messages) < 2 or messages[-1]["role"] != "assistant":
+                raise DatasetFileError(f"{path.name} line {number}: the last message must be the assistant's")
+            conversations.append(messages)
+    return conversations

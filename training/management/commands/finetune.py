@@ -1,0 +1,137 @@
+from __future__ import annotations
+
+import sys
+import threading
+
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
+from tqdm import tqdm
+
+from ready4hire.errors import DomainError
+from training.models import FineTuneRun, JobStatus
+from training.selectors.finetune import finetune_run_get
+from training.services.finetune import finetune_run_create, finetune_run_execute, finetune_run_fail
+
+POLL_SECONDS = 0.5
+
+
+class Command(BaseCommand):
+    help = (
+        "Fine-tune a grader on a finished dataset export: train (TRL, LoRA/QLoRA/full), merge, write GGUF and a "
+        "Modelfile, and register the model version. --init-tiny starts from a tiny random-initialised model "
+        "(and registers it too, as the base to compare with). Needs the [train] extra: pip install -e '.[train]'."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--dataset", type=int, required=True, help="The dataset export id.")
+        start = parser.add_mutually_exclusive_group(required=True)
+        start.add_argument("--base", help="A local model directory or a Hugging Face id in the local cache.")
+        start.add_argument("--init-tiny", action="store_true", help="Start from a tiny random-initialised Llama.")
+        parser.add_argument(
+            "--method", choices=FineTuneRun.Method.values, help="Default: full with --init-tiny, lora otherwise."
+        )
+        parser.add_argument("--steps", type=int, help="Optimizer steps (overrides --epochs).")
+        parser.add_argument("--epochs", type=float)
+        parser.add_argument("--lr", type=float, help="Learning rate.")
+        parser.add_argument("--batch-size", type=int)
+        parser.add_argument("--grad-accum", type=int, help="Gradient accumulation steps.")
+        parser.add_argument("--lora-r", type=int)
+        parser.add_argument("--lora-alpha", type=int)
+        parser.add_argument("--lora-dropout", type=float)
+        parser.add_argument("--target-modules", help="Comma-separated, e.g. q_proj,v_proj.")
+        parser.add_argument("--max-length", type=int, help="Longer examples are left out, never cut.")
+        parser.add_argument("--seed", type=int)
+        parser.add_argument("--gradient-checkpointing", action="store_true", help="Trade speed for memory.")
+        parser.add_argument("--output-dir", default="", help="Default: MEDIA_ROOT/finetune/run-<id>.")
+        parser.add_argument("--queue", action="store_true", help="Queue the run on the training workers and exit.")
+        parser.add_argument("--no-progress", action="store_true", help="No progress bar.")
+
+    def handle(self, *args, **options):
+        hyperparameters = {
+            "max_steps": options["steps"],
+            "epochs": options["epochs"],
+            "learning_rate": options["lr"],
+            "batch_size": options["batch_size"],
+            "grad_accum": options["grad_accum"],
+            "lora_r": options["lora_r"],
+            "lora_alpha": options["lora_alpha"],
+            "lora_dropout": options["lora_dropout"],
+            "target_modules": options["target_modules"],
+            "max_length": options["max_length"],
+            "seed": options["seed"],
+            "gradient_checkpointing": options["gradient_checkpointing"] or None,
+        }
+        try:
+            run = finetune_run_create(
+                dataset_export_id=options["dataset"],
+                base_model=options["base"] or "",
+                init_tiny=options["init_tiny"],
+                method=options["method"],
+                hyperparameters={key: value for key, value in hyperparameters.items() if value is not None},
+                output_dir=options["output_dir"],
+                enqueue=options["queue"],
+            )
+        except DomainError as exc:
+            raise CommandError(str(exc)) from None
+        if options["queue"]:
+            self.stdout.write(f"Fine-tune run #{run.pk} queued on the training workers.")
+            return
+        self.stdout.write(f"Fine-tune run #{run.pk}: {run.method} on dataset export {run.dataset_export_id}")
+        run, failure = self._execute_with_progress(run.pk, show=not options["no_progress"])
+        if run.status != JobStatus.DONE:
+            raise CommandError(f"Fine-tune run #{run.pk} {run.status}: {run.error or failure}")
+        self._report(run)
+
+    def _execute_with_progress(self, run_id: int, *, show: bool) -> tuple[FineTuneRun, str]:
+        """Train in a worker thread while this one draws the bar from the row's progress, as a person
+        watching the admin or the API would see it."""
+        failure: list[Exception] = []
+
+        def work() -> None:
+            try:
+                finetune_run_execute(run_id=run_id)
+            except Exception as exc:  # the service records it on the row; kept for the message
+                failure.append(exc)
+            finally:
+                connection.close()
+
+        worker = threading.Thread(target=work, name=f"finetune-{run_id}", daemon=True)
+        bar = tqdm(total=0, unit="step", desc="Training", disable=not show, file=sys.stderr)
+        worker.start()
+        try:
+            while worker.is_alive():
+                worker.join(POLL_SECONDS)
+                self._update(bar, finetune_run_get(run_id=run_id))
+        except KeyboardInterrupt:
+            finetune_run_fail(run_id=run_id, error="interrupted from the keyboard")
+            raise CommandError(f"Fine-tune run #{run_id} interrupted.") from None
+        finally:
+            bar.close()
+        return finetune_run_get(run_id=run_id), f"{type(failure[0]).__name__}: {failure[0]}" if failure else ""
+
+    @staticmethod
+    def _update(bar: tqdm, run: FineTuneRun) -> None:
+        if run.max_steps and bar.total != run.max_steps:
+            bar.reset(total=run.max_steps)
+        bar.n = run.step
+        bar.set_postfix_str(
+            f"epoch {run.epoch:.2f}" + (f" loss {run.loss:.3f}" if run.loss is not None else ""), refresh=False
+        )
+        bar.refresh()
+
+    def _report(self, run: FineTuneRun) -> None:
+        outputs, metrics = run.outputs, run.metrics
+        seconds = metrics.get("train_seconds")
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Done: {metrics.get('steps')} steps in {seconds} s, final training loss "
+                f"{metrics.get('final_train_loss', float('nan')):.4f}, {metrics.get('tokens_per_second')} tokens/s"
+            )
+        )
+        if "base_version" in outputs:
+            self.stdout.write(f"Base version:       {outputs['base_version']} (GGUF {outputs['base_gguf']})")
+        self.stdout.write(f"Model version:      {outputs['version']} (GGUF {outputs['gguf']})")
+        self.stdout.write(f"Modelfile:          {outputs['modelfile']}")
+        self.stdout.write(f"Merged checkpoint:  {outputs['merged']}")
+        if "adapter" in outputs:
+            self.stdout.write(f"Adapter:            {outputs['adapter']}")

@@ -1,0 +1,97 @@
+"""API schemas of dataset exports."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from ninja import Schema
+from pydantic import Field
+
+from ..selectors.exports import DEFAULT_REVIEW_STATUSES, DEFAULT_SOURCES, MIN_SCORE_HELP, ExportFilters
+from .examples import Category, Difficulty, Language, ReviewStatus, Source
+
+Format = Literal["alpaca", "sharegpt", "messages"]
+
+
+class DatasetExportIn(Schema):
+    name: str = Field(default="ready4hire", pattern=r"^[-a-zA-Z0-9_]+$", max_length=100)
+    format: Format = "messages"
+    train_share: float = Field(default=0.8, gt=0, lt=1, description="The share of examples that train (0-1).")
+    seed: int = Field(default=42, ge=-(2**31), le=2**31 - 1, description="Same rows + filters + seed: same files.")
+    balance_categories: bool = Field(default=False, description="Down-sample every category to the smallest.")
+    sources: list[Source] = Field(default=list(DEFAULT_SOURCES), description="Empty: every source.")
+    review_statuses: list[ReviewStatus] = Field(
+        default=list(DEFAULT_REVIEW_STATUSES), description="Empty: every state."
+    )
+    min_score: float | None = Field(default=None, ge=0, le=10, description=MIN_SCORE_HELP)
+    categories: list[Category] = Field(default_factory=list, description="Empty: every category.")
+    difficulties: list[Difficulty] = Field(default_factory=list, description="Empty: every difficulty.")
+    languages: list[Language] = Field(default_factory=list, description="Empty: every language.")
+
+    def export_filters(self) -> ExportFilters:
+        return ExportFilters(
+            sources=tuple(self.sources),
+            review_statuses=tuple(self.review_statuses),
+            min_score=self.min_score,
+            categories=tuple(self.categories),
+            difficulties=tuple(self.difficulties),
+            languages=tuple(self.languages),
+        )
+
+
+class DatasetFileOut(Schema):
+    path: str = Field(description="Relative to MEDIA_ROOT.")
+    size: int
+    sha256: str
+    url: str = Field(description="Where the API serves it.")
+
+
+class DatasetExportOut(Schema):
+    id: int
+    name: str
+    version: int
+    format: str
+    status: str
+    progress: int
+    error: str
+    filters: dict[str, Any]
+    train_share: float
+    seed: int
+    balance_categories: bool
+    prompt_version: str
+    train_count: int
+    val_count: int
+    counts: dict[str, Any] = Field(description="matched, kept, dropped_by_balancing; by category etc. per split.")
+    files: dict[str, DatasetFileOut]
+    scheduled: bool
+    requested_by: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+    @staticmethod
+    def resolve_requested_by(obj) -> str | None:
+        if obj.requested_by is not None:
+            return obj.requested_by.get_username()
+        if obj.requested_by_key is not None:
+            return f"API key {obj.requested_by_key.name}"
+        return None
+
+    @staticmethod
+    def resolve_files(obj) -> dict[str, dict[str, Any]]:
+        return {
+            key: {**entry, "url": f"/api/v1/datasets/{obj.pk}/files/{key}"} for key, entry in (obj.files or {}).items()
+        }
+
+
+class DatasetExportListOut(Schema):
+    items: list[DatasetExportOut]
+    count: int
+
+
+class DatasetExportListQuery(Schema):
+    name: str | None = Field(default=None, max_length=100)
+    status: Literal["pending", "running", "done", "failed"] | None = None
+    page: int = Field(default=1, ge=1)
+    page_size: int = Field(default=20, ge=1, le=100)

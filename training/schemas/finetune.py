@@ -1,0 +1,85 @@
+"""API schemas of fine-tune runs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from ninja import Schema
+from pydantic import Field
+
+Method = Literal["full", "lora", "qlora"]
+RunStatus = Literal["pending", "running", "done", "failed"]
+
+
+class FineTuneHyperparametersIn(Schema):
+    """Each one left out takes the method's default (see the run's `hyperparameters` once created)."""
+
+    max_steps: int | None = Field(default=None, ge=0, description="0: train for `epochs`.")
+    epochs: float | None = Field(default=None, gt=0)
+    learning_rate: float | None = Field(default=None, gt=0, lt=1)
+    batch_size: int | None = Field(default=None, ge=1)
+    grad_accum: int | None = Field(default=None, ge=1)
+    lora_r: int | None = Field(default=None, ge=1)
+    lora_alpha: int | None = Field(default=None, ge=1)
+    lora_dropout: float | None = Field(default=None, ge=0, lt=1)
+    target_modules: list[str] | None = Field(default=None, description="e.g. [\"q_proj\", \"v_proj\"].")
+    max_length: int | None = Field(default=None, ge=16, description="Longer examples are left out, not cut.")
+    seed: int | None = Field(default=None, ge=0)
+    gradient_checkpointing: bool | None = Field(default=None, description="Off unless asked: it costs speed.")
+
+
+class FineTuneRunIn(Schema):
+    dataset_export_id: int
+    base_model: str = Field(default="", description="A local model directory or a cached Hugging Face id.")
+    init_tiny: bool = Field(default=False, description="Start from a tiny random-initialised model instead.")
+    method: Method | None = Field(default=None, description="Default: full with init_tiny, lora otherwise.")
+    hyperparameters: FineTuneHyperparametersIn = Field(default_factory=FineTuneHyperparametersIn)
+
+
+class FineTuneRunOut(Schema):
+    id: int
+    dataset_export_id: int
+    base_model: str
+    init_tiny: bool
+    method: str
+    backend: str
+    hyperparameters: dict[str, Any]
+    status: str
+    progress: int = Field(description="Percent done.")
+    step: int
+    max_steps: int
+    epoch: float
+    loss: float | None
+    error: str
+    requested_by: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+    @staticmethod
+    def resolve_requested_by(obj) -> str | None:
+        if obj.requested_by is not None:
+            return obj.requested_by.get_username()
+        if obj.requested_by_key is not None:
+            return f"API key {obj.requested_by_key.name}"
+        return None
+
+
+class FineTuneRunDetailOut(FineTuneRunOut):
+    metrics: dict[str, Any] = Field(description="train_loss and eval_loss per logged step; totals once done.")
+    outputs: dict[str, str] = Field(description="merged, adapter, gguf, modelfile paths and the version(s).")
+    output_dir: str
+    log: str
+
+
+class FineTuneRunListOut(Schema):
+    items: list[FineTuneRunOut]
+    count: int
+
+
+class FineTuneRunListQuery(Schema):
+    status: RunStatus | None = None
+    dataset_export_id: int | None = None
+    page: int = Field(default=1, ge=1)
+    page_size: int = Field(default=50, ge=1, le=200)

@@ -1,0 +1,95 @@
+"""API schemas for Modelfiles (/api/v1/modelfiles)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from django.urls import reverse
+from ninja import Schema
+from pydantic import AliasChoices, Field
+
+ParameterValue = float | int | str | list[str] | None
+
+
+class ModelfileIn(Schema):
+    name: str = Field(max_length=200, description="The model's name on the Ollama server, e.g. ready4hire:v1.")
+    base: str = Field(
+        max_length=500,
+        validation_alias=AliasChoices("from", "base"),
+        description="FROM (also accepted as `base`): an Ollama model name, a GGUF file or a safetensors directory.",
+    )
+    adapter: str = Field(default="", max_length=500, description="ADAPTER: a LoRA adapter file or directory.")
+    parameters: dict[str, ParameterValue] = Field(
+        default_factory=dict,
+        description="PARAMETERs over the defaults (temperature 0.1, num_ctx 4096, top_p 0.9, repeat_penalty 1.1, "
+        "num_predict); null removes a default; `stop` may be a list.",
+    )
+    system: str | None = Field(
+        default=None, description="SYSTEM; empty: the grading instructions and schema of the current prompt version."
+    )
+    template: str | None = None
+    license: str | None = None
+    language: Literal["es", "en"] = "es"
+    dataset_export_id: int | None = Field(default=None, description="The export few-shot MESSAGE pairs come from.")
+    few_shot: int | None = Field(default=None, ge=0, le=10, description="Pairs to draw; 3 by default with an export.")
+    push: bool = Field(default=False, description="Queue the push to the configured Ollama server.")
+    validate_model: bool = Field(
+        default=False,
+        validation_alias=AliasChoices("validate", "validate_model"),
+        description="Queue the validation (after the push, when both are asked).",
+    )
+
+
+class ModelfilePushIn(Schema):
+    validate_model: bool = Field(
+        default=False,
+        validation_alias=AliasChoices("validate", "validate_model"),
+        description="Validate the model once it is pushed.",
+    )
+
+
+class ModelfileSummaryOut(Schema):
+    id: int
+    name: str
+    base: str
+    adapter: str
+    language: str
+    few_shot: int
+    dataset_export_id: int | None
+    prompt_version: str
+    status: str
+    progress: int
+    error: str
+    push_status: str
+    pushed_at: datetime | None
+    validation_status: str
+    validated_at: datetime | None
+    created_at: datetime
+
+
+class ModelfileOut(ModelfileSummaryOut):
+    parameters: dict[str, Any]
+    system: str
+    template: str
+    license: str
+    content: str = Field(description="The rendered Modelfile.")
+    validation: dict[str, Any]
+    download_url: str
+
+    @staticmethod
+    def resolve_download_url(obj) -> str:
+        return reverse("api-1:modelfile_download", kwargs={"modelfile_id": obj.pk})
+
+
+class ModelfileListQuery(Schema):
+    name: str | None = Field(default=None, max_length=200)
+    push_status: Literal["not_pushed", "pushed", "failed"] | None = None
+    validation_status: Literal["not_run", "passed", "failed"] | None = None
+    page: int = Field(default=1, ge=1)
+    page_size: int = Field(default=20, ge=1, le=100)
+
+
+class ModelfileListOut(Schema):
+    items: list[ModelfileSummaryOut]
+    count: int

@@ -1,0 +1,52 @@
+"""API schemas of model versions: the list, promotion and retirement."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from ninja import Schema
+from pydantic import Field
+
+VersionCategory = Literal["all", "technical", "soft_skills"]
+
+
+class ModelVersionOut(Schema):
+    id: int
+    reference: str = Field(description="NAME:vN, the reference commands and comparisons use.")
+    name: str
+    version: int
+    kind: str
+    base_model: str
+    run_id: int | None
+    dataset_export_id: int | None
+    served_name: str = Field(description="The model's name on the LLM server; live grading needs one.")
+    gguf_path: str
+    status: str
+    category: str = Field(description="The category it grades when active: all, technical or soft_skills.")
+    promoted_by: str | None
+    promoted_at: datetime | None
+    promotion_forced: bool = Field(description="Promoted although it failed the promotion gate.")
+    promotion_note: str
+    retired_at: datetime | None
+    created_at: datetime
+
+    @staticmethod
+    def resolve_promoted_by(obj) -> str | None:
+        return obj.promoted_by.get_username() if obj.promoted_by_id else None
+
+
+class ModelVersionFilters(Schema):
+    status: Literal["draft", "created", "validated", "active", "retired"] | None = None
+    category: VersionCategory | None = None
+    kind: Literal["finetuned", "base"] | None = None
+
+
+class PromoteIn(Schema):
+    category: VersionCategory | None = Field(default=None, description="Default: the version's own category.")
+    force: bool = Field(default=False, description="Promote although the version failed the promotion gate.")
+    note: str = Field(default="", max_length=2000, description="Why; recorded with the promotion.")
+
+
+class RetireIn(Schema):
+    note: str = Field(default="", max_length=2000)
