@@ -196,7 +196,7 @@ CELERY_TASK_ROUTES["training.tasks.modelfile_*"] = {"queue": "exports"}
 FINETUNE_OUTPUT_ROOT = env.str("FINETUNE_OUTPUT_ROOT", default="")
 FINETUNE_MODEL_NAME = env.str("FINETUNE_MODEL_NAME", default="ready4hire")
 FINETUNE_TINY_BASE_NAME = env.str("FINETUNE_TINY_BASE_NAME", default="ready4hire-tiny-base")
-FINETUNE_TINY_VOCAB_SIZE = env.int("FINETUNE_TINY_VOCAB_SIZE", default=1024)
+FINETUNE_TINY_VOCAB_SIZE = env.int("FINETUNE_TINY_VOCAB_SIZE", default=4096)
 FINETUNE_GGUF_DTYPE = env.str("FINETUNE_GGUF_DTYPE", default="f16")  # f16 or f32
 FINETUNE_EVALUATIONS = env.int("FINETUNE_EVALUATIONS", default=4)  # validation-loss passes per run
 FINETUNE_EVAL_MAX_EXAMPLES = env.int("FINETUNE_EVAL_MAX_EXAMPLES", default=64)

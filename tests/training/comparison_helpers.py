@@ -64,20 +64,28 @@ def reviewed_example(
     return example
 
 
-def dataset_export(*, val: list[int], train: list[int] = (), with_ids: bool = True, version: int = 1) -> DatasetExport:
-    """A finished export whose manifest (under MEDIA_ROOT) lists the examples of each split."""
-    relative = f"datasets/ready4hire/v{version}/manifest.json"
+def _write(relative: str, content: dict) -> dict:
     path = Path(settings.MEDIA_ROOT) / relative
     path.parent.mkdir(parents=True, exist_ok=True)
-    manifest = {"name": "ready4hire", "version": version, "train_count": len(train), "val_count": len(val)}
-    if with_ids:
-        manifest["example_ids"] = {"train": list(train), "val": list(val)}
-    data = json.dumps(manifest).encode()
+    data = json.dumps(content).encode()
     path.write_bytes(data)
+    return {"path": relative, "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+
+
+def dataset_export(
+    *, val: list[int], train: list[int] = (), ids_in: str | None = "example_ids", version: int = 1
+) -> DatasetExport:
+    """A finished export (files under MEDIA_ROOT) that lists each split's examples in its `example_ids` file,
+    in its manifest (`ids_in="manifest"`), or nowhere (`ids_in=None`, an export from before ids were kept)."""
+    directory = f"datasets/ready4hire/v{version}"
+    ids = {"train": list(train), "val": list(val)}
+    manifest = {"name": "ready4hire", "version": version, "train_count": len(train), "val_count": len(val)}
+    files = {}
+    if ids_in == "example_ids":
+        files["example_ids"] = _write(f"{directory}/example_ids.json", ids)
+    files["manifest"] = _write(
+        f"{directory}/manifest.json", {**manifest, **({"example_ids": ids} if ids_in == "manifest" else {})}
+    )
     return DatasetExport.objects.create(
-        version=version,
-        status=JobStatus.DONE,
-        train_count=len(train),
-        val_count=len(val),
-        files={"manifest": {"path": relative, "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}},
+        version=version, status=JobStatus.DONE, train_count=len(train), val_count=len(val), files=files
     )

@@ -164,12 +164,13 @@ def test_the_relative_improvement_rule_of_the_gate(servers, settings):
     assert "relative QWK improvement +0.0% < +20.0%" in gate["reasons"]
 
 
-def test_only_approved_examples_of_the_export_split_are_compared(servers):
+@pytest.mark.parametrize("ids_in", ["example_ids", "manifest"])
+def test_only_approved_examples_of_the_export_split_are_compared(servers, ids_in):
     base, candidate = servers
     approved = reviewed_example("alpha beta", 8)
     pending = reviewed_example("alpha gamma", 5, review_status="pending")
     in_train = reviewed_example("gamma delta", 2)
-    export = dataset_export(val=[approved.pk, pending.pk], train=[in_train.pk])
+    export = dataset_export(val=[approved.pk, pending.pk], train=[in_train.pk], ids_in=ids_in)
 
     run = comparison_create_and_run(models=models(base, candidate), dataset_export_id=export.pk, split="val")
 
@@ -180,8 +181,8 @@ def test_only_approved_examples_of_the_export_split_are_compared(servers):
 def test_an_export_without_example_ids_in_its_manifest_is_a_clear_error(servers):
     base, candidate = servers
     example = reviewed_example("alpha beta", 8)
-    export = dataset_export(val=[example.pk], with_ids=False)
-    with pytest.raises(InvalidInput, match="manifest lists no example ids"):
+    export = dataset_export(val=[example.pk], ids_in=None)
+    with pytest.raises(InvalidInput, match="lists no example ids"):
         comparison_create(models=models(base, candidate), dataset_export_id=export.pk, start=False)
 
 

@@ -3,8 +3,6 @@ scheduled-retraining check."""
 
 from __future__ import annotations
 
-import sys
-import types
 from contextlib import contextmanager
 
 import pytest
@@ -14,17 +12,20 @@ from django.db import IntegrityError, transaction
 from evaluation.services import api_key_create
 from ready4hire.errors import InvalidInput, NotFound
 from tests.llm_servers import FakeOllamaServer, FakeOpenAIServer
+from training.finetune.deps import missing_train_packages
 from training.models import DatasetExport, FineTuneRun, JobStatus, ModelVersion
 from training.selectors import model_reference_resolve, model_version_get_by_reference
 from training.services import (
     PromotionGateFailed,
     comparison_create_and_run,
+    comparisons,
     finetune_due_check,
     model_version_promote,
     model_version_register,
     model_version_retire,
 )
-from training.services.comparisons import GGUF_SERVING_MODULES
+from training.services.serving import ServedModel
+from training.tasks.versions import finetune_if_due_task
 
 from .comparison_helpers import ANSWERS, reviewed_example
 
@@ -96,43 +97,41 @@ def test_unknown_references_are_clear_errors():
         model_reference_resolve(ref="ready4hire:v2")
 
 
-def test_a_gguf_reference_is_a_clear_error_without_llama_cpp_serving(settings, tmp_path, monkeypatch):
+def test_a_gguf_version_that_cannot_be_served_fails_the_comparison_with_the_reason(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
-    for module_name in GGUF_SERVING_MODULES:
-        monkeypatch.setitem(sys.modules, module_name, types.ModuleType(module_name))  # modules without the hook
     for answer, score in ANSWERS.items():
         reviewed_example(answer, score)
-    register(kind=ModelVersion.Kind.BASE, gguf_path="/runs/1/base.gguf")
-    with FakeOllamaServer() as server, pytest.raises(InvalidInput, match="needs llama.cpp serving"):
+    register(kind=ModelVersion.Kind.BASE, gguf_path=str(tmp_path / "missing.gguf"))
+    with FakeOllamaServer() as server, pytest.raises(InvalidInput, match=r"does not exist|\[serve\] extra"):
         comparison_create_and_run(
             models=[("base", "tiny-base"), ("ft", f"llama3.2:3b@ollama+{server.base_url}")], filters={}
         )
 
 
 def test_a_gguf_version_is_served_for_the_comparison_and_stopped_after(settings, tmp_path, monkeypatch):
-    """The fine-tuning area's `serve_gguf` hook, stood in for by a loopback OpenAI-compatible server."""
+    """llama.cpp's server stood in for by a loopback OpenAI-compatible server behind the same hook."""
     settings.MEDIA_ROOT = tmp_path
     served: list[str] = []
-    server = FakeOpenAIServer(models=("model.gguf",))
+    server = FakeOpenAIServer(models=("model",))
 
     @contextmanager
     def serve_gguf(gguf_path: str):
         served.append(gguf_path)
         with server:
-            yield types.SimpleNamespace(base_url=server.base_url, model="model.gguf")
+            yield ServedModel(base_url=server.base_url, model="model", gguf_path=gguf_path, pid=0)
 
-    hook = types.ModuleType(GGUF_SERVING_MODULES[0])
-    hook.serve_gguf = serve_gguf
-    monkeypatch.setitem(sys.modules, GGUF_SERVING_MODULES[0], hook)
+    monkeypatch.setattr(comparisons, "serve_gguf", serve_gguf)
     for answer, score in ANSWERS.items():
         reviewed_example(answer, score)
     register(gguf_path="/runs/2/model.gguf")
     with FakeOllamaServer() as base:
         run = comparison_create_and_run(models=[("base", f"llama3.2:3b@ollama+{base.base_url}"), ("ft", "latest")])
     assert served == ["/runs/2/model.gguf"]
-    assert [request.body["model"] for request in server.chat_requests] == ["model.gguf"] * 4
+    assert [request.body["model"] for request in server.chat_requests] == ["model"] * 4
     assert run.report["models"]["ft"]["schema_valid_rate"] == 1.0
     assert run.contenders[1]["backend"] == "gguf"
+    with pytest.raises(RuntimeError, match="not started"):
+        server.port  # noqa: B018  (the server was stopped when the model was done)
 
 
 # --- promotion and retirement -------------------------------------------------------------------------------
@@ -256,3 +255,43 @@ def test_retraining_is_due_when_the_newest_export_has_enough_new_examples():
 
     FineTuneRun.objects.create(dataset_export=newest, base_model="/models/tiny", status=JobStatus.RUNNING)
     assert finetune_due_check(min_new_examples=500).reason == "a fine-tune run is already pending or running"
+
+
+def test_the_scheduled_task_does_nothing_while_the_schedule_is_off(settings):
+    settings.FINETUNE_SCHEDULE_ENABLED = False
+    first = export(1, 100)
+    FineTuneRun.objects.create(dataset_export=first, base_model="/models/tiny", status=JobStatus.DONE)
+    export(2, 5000)
+    assert finetune_if_due_task.delay().get() is None
+    assert FineTuneRun.objects.count() == 1
+
+
+def test_the_scheduled_task_starts_a_run_like_the_last_one_on_the_new_export(settings, tmp_path):
+    if missing_train_packages():
+        pytest.skip("starting a fine-tune run needs the [train] extra")
+    settings.MEDIA_ROOT = tmp_path
+    settings.FINETUNE_SCHEDULE_ENABLED = True
+    settings.FINETUNE_SCHEDULE_MIN_NEW_EXAMPLES = 50
+    (tmp_path / "train.jsonl").write_text("{}\n", encoding="utf-8")
+    files = {"train": {"path": "train.jsonl", "size": 3, "sha256": ""}}
+    first = DatasetExport.objects.create(version=1, status=JobStatus.DONE, train_count=100, files=files)
+    last = FineTuneRun.objects.create(
+        dataset_export=first,
+        init_tiny=True,
+        method=FineTuneRun.Method.FULL,
+        hyperparameters={"max_steps": 25, "seed": 7},
+        status=JobStatus.DONE,
+    )
+    newest = DatasetExport.objects.create(version=2, status=JobStatus.DONE, train_count=160, files=files)
+
+    run_id = finetune_if_due_task.delay().get()
+
+    run = FineTuneRun.objects.get(pk=run_id)
+    assert run.pk != last.pk and run.dataset_export == newest and run.status == JobStatus.PENDING
+    assert (run.init_tiny, run.method, run.hyperparameters["max_steps"], run.hyperparameters["seed"]) == (
+        True,
+        "full",
+        25,
+        7,
+    )
+    assert finetune_if_due_task.delay().get() is None  # that run is pending: nothing more starts

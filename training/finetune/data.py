@@ -10,13 +10,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+from .errors import DatasetFileError
+
 Conversation = list[dict[str, str]]
 
 _SHAREGPT_ROLES = {"system": "system", "human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant"}
-
-
-class DatasetFileError(ValueError):
-    """A dataset file that cannot be trained on; the message names the file and line."""
 
 
 def to_messages(fmt: str, record: dict[str, Any]) -> Conversation:
@@ -24,7 +22,9 @@ def to_messages(fmt: str, record: dict[str, Any]) -> Conversation:
     if fmt == "messages":
         messages = record["messages"]
     elif fmt == "sharegpt":
-        messages = [{"role": _SHAREGPT_ROLES[turn["from"]], "content": turn["value"]} for turn in record["conversations"]]
+        messages = [
+            {"role": _SHAREGPT_ROLES[turn["from"]], "content": turn["value"]} for turn in record["conversations"]
+        ]
     elif fmt == "alpaca":
         messages = [
             {"role": "system", "content": record["instruction"]},

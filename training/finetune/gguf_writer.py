@@ -19,6 +19,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from .errors import GGUFConversionError
+
 LLAMA_ARCHITECTURES = {"LlamaForCausalLM"}
 DTYPES = ("f16", "f32")
 
@@ -28,10 +30,6 @@ LLAMA3_PRE_TOKENIZER_PATTERN = (
     r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+"
     r"|\s+(?!\S)|\s+"
 )
-
-
-class GGUFConversionError(RuntimeError):
-    """The checkpoint cannot be turned into a GGUF file here; the message says why and what would do it."""
 
 
 def _read_json(path: Path) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from typing import Any
 from training.modelfile import ModelfileSpec, render
 
 from .data import Conversation, read_conversations
+from .errors import DatasetFileError
 from .tiny import CHATML_STOPS, CHATML_TEMPLATE, OLLAMA_CHATML_TEMPLATE, TinyShape
 
 # The run reads models from disk only: a base missing from the local cache is an error, never a download.
@@ -89,12 +90,13 @@ def run_finetune(
     """Run `job` with the trainer `settings` (a `trainer.TrainSettings`); `report` gets `TrainingProgress`."""
     from .gguf_writer import convert_to_gguf
     from .tiny import create_tiny_base
-    from .trainer import merge_and_save, train
+    from .trainer import merge_and_save, quiet_progress_bars, train
 
+    quiet_progress_bars()
     train_conversations = read_conversations(job.train_path, job.fmt)
     val_conversations = read_conversations(job.val_path, job.fmt) if job.val_path else []
     if not train_conversations:
-        raise ValueError(f"{job.train_path.name} has no examples")
+        raise DatasetFileError(f"{job.train_path.name} has no examples")
     out = job.output_dir
     out.mkdir(parents=True, exist_ok=True)
     outputs: dict[str, str] = {}
@@ -102,7 +104,9 @@ def run_finetune(
 
     def to_gguf(checkpoint: Path, name: str) -> Path:
         log(f"writing {name}.gguf ({job.gguf_dtype})")
-        gguf_path = convert_to_gguf(checkpoint, out / f"{name}.gguf", dtype=job.gguf_dtype, llama_cpp_dir=job.llama_cpp_dir)
+        gguf_path = convert_to_gguf(
+            checkpoint, out / f"{name}.gguf", dtype=job.gguf_dtype, llama_cpp_dir=job.llama_cpp_dir
+        )
         return gguf_path
 
     base = job.base_model

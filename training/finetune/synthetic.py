@@ -77,7 +77,11 @@ def _write_jsonl(path: Path, records: list[dict[str, Any]]) -> dict[str, Any]:
     data = "".join(json.dumps(record, ensure_ascii=False) + "\n" for record in records).encode("utf-8")
     path.write_bytes(data)
     media_root = Path(settings.MEDIA_ROOT).resolve()
-    return {"path": path.resolve().relative_to(media_root).as_posix(), "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+    return {
+        "path": path.resolve().relative_to(media_root).as_posix(),
+        "size": len(data),
+        "sha256": hashlib.sha256(data).hexdigest(),
+    }
 
 
 def synthetic_export_create(

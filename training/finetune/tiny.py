@@ -2,8 +2,13 @@
 
 It lets the whole loop (train → merge → GGUF → serve → compare) run on a laptop CPU in seconds, with no
 model download: a byte-level BPE tokenizer trained on the dataset, with ChatML's special tokens and chat
-template, and a 2-layer, 128-wide Llama (about 0.46M parameters with the default 1024-token vocabulary).
-It learns the output format and a rough grade, not the judgement of a real base model.
+template, and a 2-layer, 128-wide Llama (about 0.85M parameters, half of them the embeddings of the default
+4096-token vocabulary). It learns the output format and a rough grade, not the judgement of a real model.
+
+Why 4096 tokens rather than the smallest vocabulary: a larger one writes the same grade in ~40% fewer tokens
+(the grading prompt's words become single tokens), so each training step carries more of the answer and a
+generation has fewer chances to fall into a loop. Measured on this CPU, 400-500 steps with 4096 tokens
+reach 80-100% valid JSON on held-out rows; with 1024 tokens, 500 steps stayed near 40-60%.
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ CHATML_STOPS = (IM_END, IM_START)
 
 @dataclass(frozen=True)
 class TinyShape:
-    vocab_size: int = 1024
+    vocab_size: int = 4096
     hidden_size: int = 128
     intermediate_size: int = 256
     layers: int = 2

@@ -7,23 +7,24 @@ what the grader must write. Imports torch, transformers, peft and trl: load it o
 
 from __future__ import annotations
 
+import dataclasses
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import datasets
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback
+import transformers
+from transformers import AutoModelForCausalLM, AutoTokenizer, PrinterCallback, TrainerCallback
 from trl import SFTConfig, SFTTrainer
 
 from .data import Conversation
+from .errors import TrainingError
 
 METHODS = ("full", "lora", "qlora")
-
-
-class TrainingError(RuntimeError):
-    """The run cannot train as configured; the message says what to change."""
 
 
 @dataclass(frozen=True)
@@ -108,12 +109,22 @@ class ProgressCallback(TrainerCallback):
             self.progress.train_loss.append({**point, "loss": float(logs["loss"])})
         if "eval_loss" in logs:
             self.progress.eval_loss.append({**point, "loss": float(logs["eval_loss"])})
-        shown = ", ".join(f"{key}={value:.4g}" if isinstance(value, float) else f"{key}={value}" for key, value in logs.items())
+        shown = ", ".join(
+            f"{key}={value:.4g}" if isinstance(value, float) else f"{key}={value}" for key, value in logs.items()
+        )
         self.log(f"step {state.global_step}/{state.max_steps}: {shown}")
         self._send(state)
 
     def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         self._send(state)
+
+
+def quiet_progress_bars() -> None:
+    """A worker's or a command's output is the run's own log and bar; the libraries' bars only clutter it,
+    as does a deprecation that TRL triggers inside transformers (nothing for the person running it to do)."""
+    datasets.disable_progress_bars()
+    transformers.utils.logging.disable_progress_bar()
+    warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning)
 
 
 def device_kind() -> str:
@@ -189,6 +200,13 @@ def _peft_config(settings: TrainSettings) -> Any:
     )
 
 
+def _checkpointing(enabled: bool) -> dict[str, bool]:
+    """Gradient (activation) checkpointing, off unless asked: TRL turns it on by default, and on a small
+    model it costs ~40% of the speed for memory we do not need. transformers 5 renamed the option."""
+    names = {option.name for option in dataclasses.fields(SFTConfig)}
+    return {"activation_checkpointing" if "activation_checkpointing" in names else "gradient_checkpointing": enabled}
+
+
 def _sft_config(settings: TrainSettings, output_dir: Path, *, train_size: int, has_eval: bool) -> SFTConfig:
     steps_per_epoch = max(1, -(-train_size // (settings.batch_size * settings.grad_accum)))
     total_steps = settings.max_steps or max(1, round(steps_per_epoch * settings.epochs))
@@ -204,8 +222,7 @@ def _sft_config(settings: TrainSettings, output_dir: Path, *, train_size: int, h
         per_device_train_batch_size=settings.batch_size,
         per_device_eval_batch_size=settings.batch_size,
         gradient_accumulation_steps=settings.grad_accum,
-        # TRL turns it on by default; on a small model it costs ~40% of the speed for memory we do not need.
-        gradient_checkpointing=settings.gradient_checkpointing,
+        **_checkpointing(settings.gradient_checkpointing),
         max_length=settings.max_length,
         completion_only_loss=True,
         packing=False,
@@ -259,6 +276,7 @@ def train(
         peft_config=_peft_config(settings),
         callbacks=[callback],
     )
+    trainer.remove_callback(PrinterCallback)  # progress goes to the row and the run's log, not to stdout
     started = time.perf_counter()
     result = trainer.train()
     elapsed = time.perf_counter() - started
@@ -269,7 +287,8 @@ def train(
     metrics = {
         "train_loss": callback.progress.train_loss,
         "eval_loss": callback.progress.eval_loss,
-        "final_train_loss": float(result.training_loss),
+        "mean_train_loss": float(result.training_loss),
+        "final_train_loss": callback.progress.loss,
         "steps": int(trainer.state.global_step),
         "epochs": round(float(trainer.state.epoch or 0.0), 4),
         "train_seconds": round(elapsed, 2),

@@ -23,7 +23,7 @@ class FineTuneHyperparametersIn(Schema):
     lora_r: int | None = Field(default=None, ge=1)
     lora_alpha: int | None = Field(default=None, ge=1)
     lora_dropout: float | None = Field(default=None, ge=0, lt=1)
-    target_modules: list[str] | None = Field(default=None, description="e.g. [\"q_proj\", \"v_proj\"].")
+    target_modules: list[str] | None = Field(default=None, description='e.g. ["q_proj", "v_proj"].')
     max_length: int | None = Field(default=None, ge=16, description="Longer examples are left out, not cut.")
     seed: int | None = Field(default=None, ge=0)
     gradient_checkpointing: bool | None = Field(default=None, description="Off unless asked: it costs speed.")

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
 
+from django.conf import settings
 from django.db.models import QuerySet
 
 from ready4hire.errors import InvalidInput, NotFound
 
 from ..models import ComparisonItem, ComparisonRun, DatasetExport, JobStatus
-from .exports import dataset_export_file_path
 
 SPLITS = ("train", "val")
 
@@ -29,29 +30,39 @@ def comparison_list(*, status: str | None = None) -> QuerySet[ComparisonRun]:
     return runs.filter(status=status) if status else runs
 
 
-def _manifest(export: DatasetExport) -> dict:
-    path = dataset_export_file_path(export=export, file="manifest")
+def _export_json(export: DatasetExport, key: str) -> dict | None:
+    """One of an export's JSON files (paths are relative to MEDIA_ROOT); None when the export has no such file."""
+    entry = (export.files or {}).get(key)
+    if not entry:
+        return None
+    media_root = Path(settings.MEDIA_ROOT).resolve()
+    path = (media_root / entry["path"]).resolve()
     try:
+        if not path.is_relative_to(media_root):
+            raise OSError("outside MEDIA_ROOT")
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise InvalidInput(f"Dataset export {export.pk}: cannot read its manifest: {exc}", field="dataset_id") from None
+        raise InvalidInput(
+            f"Dataset export {export.pk}: cannot read its {key} file {entry['path']}: {exc}", field="dataset_id"
+        ) from None
 
 
 def export_split_example_ids(*, export: DatasetExport, split: str) -> list[int]:
-    """The ids of the examples in an export's split, in the order the export wrote them (from its manifest).
+    """The ids of the examples in an export's split, in the order the export wrote them.
 
-    The JSONL lines are formatted prompts without ids, so the manifest's `example_ids` is the one link
-    between an export and the examples it holds.
+    The JSONL lines are formatted prompts without ids, so the export's `example_ids` file ({split: [ids]}),
+    or the same key in its manifest, is the one link between an export and the examples it holds.
     """
     if split not in SPLITS:
         raise InvalidInput(f"Unknown split {split!r}: use {' or '.join(SPLITS)}.", field="split")
     if export.status != JobStatus.DONE:
         raise InvalidInput(f"Dataset export {export.pk} is {export.status}, not done.", field="dataset_id")
-    ids = (_manifest(export).get("example_ids") or {}).get(split)
+    listed = _export_json(export, "example_ids") or (_export_json(export, "manifest") or {}).get("example_ids") or {}
+    ids = listed.get(split)
     if ids is None:
         raise InvalidInput(
-            f"Dataset export {export.pk}'s manifest lists no example ids for the {split!r} split (an export "
-            "written before manifests carried `example_ids`): export the dataset again.",
+            f"Dataset export {export.pk} lists no example ids for the {split!r} split (an export written before "
+            "exports recorded them): export the dataset again.",
             field="dataset_id",
         )
     return [int(example_id) for example_id in ids]

@@ -62,6 +62,7 @@ from .versions import (
     FinetuneDue,
     PromotionGateFailed,
     finetune_due_check,
+    finetune_retrain_if_due,
     model_version_promote,
     model_version_register,
     model_version_retire,
@@ -127,4 +128,5 @@ __all__ = [
     "finetune_run_create",
     "finetune_run_execute",
     "finetune_run_fail",
+    "finetune_retrain_if_due",
 ]

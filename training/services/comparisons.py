@@ -26,16 +26,15 @@ Undefined numbers (a correlation of a constant series, a ratio over zero) are nu
 
 from __future__ import annotations
 
-import importlib
 import math
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from itertools import chain
 from statistics import fmean, pstdev
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, transaction
@@ -65,6 +64,7 @@ from ..selectors.comparisons import comparison_get, export_split_example_ids
 from ..selectors.examples import example_list
 from ..selectors.versions import GGUF_BACKEND, model_reference_resolve
 from ..text import fold_text
+from .serving import serve_gguf
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -225,39 +225,6 @@ def comparison_fail(*, comparison_id: int, error: str) -> None:
     )
 
 
-class ServedModel(Protocol):
-    base_url: str  # the OpenAI-compatible server's root, e.g. http://127.0.0.1:38211
-    model: str  # the name to send as `model` (llama.cpp's alias for the file)
-
-
-class GGUFServing(Protocol):
-    """The hook the fine-tuning area provides as `serve_gguf` in one of GGUF_SERVING_MODULES: start llama.cpp's
-    OpenAI-compatible server for a GGUF file on a free loopback port, yield where it listens, stop it on exit."""
-
-    def __call__(self, gguf_path: str) -> AbstractContextManager[ServedModel]: ...
-
-
-GGUF_SERVING_MODULES = ("training.services.serving", "training.finetune.serving")
-
-
-def _gguf_serving() -> GGUFServing:
-    for module_name in GGUF_SERVING_MODULES:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name is not None and module_name.startswith(exc.name):
-                continue  # that module is not there; anything it fails to import itself is a real error
-            raise
-        serve = getattr(module, "serve_gguf", None)
-        if serve is not None:
-            return serve
-    raise InvalidInput(
-        "Grading a GGUF file needs llama.cpp serving (serve_gguf), which this installation does not have: "
-        "create the version on an LLM server (a served name) and compare that instead.",
-        field="models",
-    )
-
-
 def _configured_api_key(base_url: str) -> str:
     # The configured key belongs to the configured server: never send it to a server named in a reference.
     return settings.LLM_API_KEY if base_url.rstrip("/") == settings.LLM_BASE_URL.rstrip("/") else ""
@@ -272,8 +239,9 @@ def _contender_client(contender: dict) -> Iterator[BaseLLMClient]:
         "backoff": settings.LLM_RETRY_BACKOFF,
     }
     if contender["backend"] == GGUF_BACKEND:
+        # llama.cpp serves the file on a free loopback port for as long as this model grades.
         with (
-            _gguf_serving()(contender["gguf_path"]) as served,
+            serve_gguf(contender["gguf_path"]) as served,
             OpenAICompatibleClient(base_url=served.base_url, **{**options, "model": served.model}) as client,
         ):
             yield client

@@ -7,22 +7,26 @@ what to install before anything is stored.
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import logging
 import math
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import OperationalError, transaction
 from django.utils import timezone
 
 from ready4hire.errors import DomainError, InvalidInput
 
-from ..finetune.deps import missing_train_packages, train_extra_message
+from ..finetune.deps import SERVE_INSTALL, missing_train_packages, train_extra_message
+from ..finetune.errors import FineTuneError
 from ..models import DatasetExport, FineTuneRun, JobStatus, ModelVersion
 from ..selectors.exports import dataset_export_file_path
 from ..selectors.finetune import finetune_run_get
@@ -50,7 +54,20 @@ DEFAULT_HYPERPARAMETERS: dict[str, Any] = {
     "seed": 42,
     "gradient_checkpointing": False,
 }
-TINY_DEFAULT_STEPS = 400
+TINY_DEFAULT_STEPS = 800
+
+
+def _retrying_when_locked(write: Callable[[], Any]) -> Any:
+    """Run a write, retrying while SQLite reports its lock. The command follows a run by reading its row from
+    another thread while the training thread writes it; SQLite takes one writer at a time, and its shared
+    in-memory test database reports a lock at once instead of waiting. Other databases never get here."""
+    for attempt in range(1, 41):
+        try:
+            return write()
+        except OperationalError as exc:
+            if "locked" not in str(exc) or attempt == 40:
+                raise
+            time.sleep(0.05)
 
 
 class TrainExtraMissing(InvalidInput):
@@ -67,7 +84,9 @@ def _base_model_check(base_model: str) -> str:
     """A local checkpoint directory, or a Hugging Face id already in the local cache (never downloaded)."""
     base_model = base_model.strip()
     if not base_model:
-        raise InvalidInput("Give a base model (a local directory or a cached Hugging Face id), or init_tiny.", field="base_model")
+        raise InvalidInput(
+            "Give a base model (a local directory or a cached Hugging Face id), or init_tiny.", field="base_model"
+        )
     path = Path(base_model).expanduser()
     if path.is_dir():
         if not (path / "config.json").is_file():
@@ -118,7 +137,9 @@ def _hyperparameters(values: dict[str, Any], *, method: str, init_tiny: bool) ->
     if isinstance(modules, str):
         modules = [part.strip() for part in modules.split(",")]
     if not isinstance(modules, list) or not modules or not all(isinstance(m, str) and m.strip() for m in modules):
-        raise InvalidInput("target_modules must be module names, e.g. q_proj,v_proj.", field="hyperparameters.target_modules")
+        raise InvalidInput(
+            "target_modules must be module names, e.g. q_proj,v_proj.", field="hyperparameters.target_modules"
+        )
     merged["target_modules"] = [module.strip() for module in modules]
     merged["epochs"] = float(merged["epochs"])
     merged["learning_rate"] = float(merged["learning_rate"])
@@ -197,13 +218,18 @@ def _claim(run_id: int, celery_task_id: str) -> FineTuneRun | None:
         "error": "",
         "celery_task_id": celery_task_id,
     }
-    claimed = FineTuneRun.objects.filter(pk=run_id, status=JobStatus.PENDING).update(**fields) or (
-        FineTuneRun.objects.filter(pk=run_id, status=JobStatus.RUNNING, started_at__lt=stale_before).update(**fields)
+    claimed = _retrying_when_locked(
+        lambda: (
+            FineTuneRun.objects.filter(pk=run_id, status=JobStatus.PENDING).update(**fields)
+            or FineTuneRun.objects.filter(pk=run_id, status=JobStatus.RUNNING, started_at__lt=stale_before).update(
+                **fields
+            )
+        )
     )
     return finetune_run_get(run_id=run_id) if claimed else None
 
 
-def output_dir_for(run: FineTuneRun) -> Path:
+def _output_dir(run: FineTuneRun) -> Path:
     if run.output_dir:
         return Path(run.output_dir)
     root = settings.FINETUNE_OUTPUT_ROOT or Path(settings.MEDIA_ROOT) / "finetune"
@@ -211,10 +237,9 @@ def output_dir_for(run: FineTuneRun) -> Path:
 
 
 class _RunLog:
-    """Appends to train.log as it goes and to the row's log (throttled with the progress writes)."""
+    """Each line goes to train.log at once, and to the row's log with the next progress write."""
 
-    def __init__(self, run_id: int, path: Path) -> None:
-        self.run_id = run_id
+    def __init__(self, path: Path) -> None:
         self.path = path
         self.lines: list[str] = []
         self._lock = threading.Lock()
@@ -234,14 +259,16 @@ class _RunLog:
 def _progress_writer(run_id: int, log: _RunLog) -> Callable[[Any], None]:
     def report(progress: Any) -> None:
         share = progress.step / progress.max_steps if progress.max_steps else 0.0
-        FineTuneRun.objects.filter(pk=run_id, status=JobStatus.RUNNING).update(
-            step=progress.step,
-            max_steps=progress.max_steps,
-            epoch=progress.epoch,
-            loss=progress.loss if progress.loss is None or math.isfinite(progress.loss) else None,
-            progress=min(TRAIN_PROGRESS_SHARE, math.floor(share * TRAIN_PROGRESS_SHARE)),
-            metrics={"train_loss": progress.train_loss, "eval_loss": progress.eval_loss},
-            log=log.text(),
+        _retrying_when_locked(
+            lambda: FineTuneRun.objects.filter(pk=run_id, status=JobStatus.RUNNING).update(
+                step=progress.step,
+                max_steps=progress.max_steps,
+                epoch=progress.epoch,
+                loss=progress.loss if progress.loss is None or math.isfinite(progress.loss) else None,
+                progress=min(TRAIN_PROGRESS_SHARE, math.floor(share * TRAIN_PROGRESS_SHARE)),
+                metrics={"train_loss": progress.train_loss, "eval_loss": progress.eval_loss},
+                log=log.text(),
+            )
         )
 
     return report
@@ -277,9 +304,12 @@ def finetune_run_execute(*, run_id: int, celery_task_id: str = "") -> FineTuneRu
     run = _claim(run_id, celery_task_id)
     if run is None:
         return finetune_run_get(run_id=run_id)
-    out = output_dir_for(run)
+    out = _output_dir(run)
     out.mkdir(parents=True, exist_ok=True)
-    log = _RunLog(run.pk, out / "train.log")
+    if not run.output_dir:
+        run.output_dir = str(out)
+        _retrying_when_locked(lambda: FineTuneRun.objects.filter(pk=run.pk).update(output_dir=run.output_dir))
+    log = _RunLog(out / "train.log")
     try:
         _require_train_extra()
         from ..finetune.pipeline import FineTuneJob, run_finetune
@@ -302,19 +332,25 @@ def finetune_run_execute(*, run_id: int, celery_task_id: str = "") -> FineTuneRu
         log(f"fine-tune run {run.pk}: {run.method} on {export} from {run.base_model}; output in {out}")
         started = time.perf_counter()
         result = run_finetune(job, _train_settings(run), report=_progress_writer(run.pk, log), log=log)
-        log(f"done in {time.perf_counter() - started:.1f} s")
+        log(f"trained and converted in {time.perf_counter() - started:.1f} s")
+        return _finish(run, result.outputs, result.metrics, log)
     except Exception as exc:
-        if not isinstance(exc, DomainError):
+        # Bad input or configuration is the run's outcome, recorded; anything else is a crash, re-raised too.
+        expected = isinstance(exc, DomainError | FineTuneError)
+        if not expected:
             logger.exception("fine-tune run %s failed", run_id)
         log(f"failed: {type(exc).__name__}: {exc}")
         finetune_run_fail(run_id=run_id, error=f"{type(exc).__name__}: {exc}", log=log.text())
-        if isinstance(exc, DomainError):
+        if expected:
             return finetune_run_get(run_id=run_id)
         raise
-    return _finish(run, result.outputs, result.metrics, log)
 
 
 def _finish(run: FineTuneRun, outputs: dict[str, str], metrics: dict[str, Any], log: _RunLog) -> FineTuneRun:
+    return _retrying_when_locked(lambda: _register(run, dict(outputs), metrics, log))
+
+
+def _register(run: FineTuneRun, outputs: dict[str, str], metrics: dict[str, Any], log: _RunLog) -> FineTuneRun:
     """Register the base (tiny runs) and the fine-tuned version, and mark the run done, in one transaction."""
     export = run.dataset_export
     with transaction.atomic():
@@ -369,4 +405,83 @@ def finetune_run_fail(*, run_id: int, error: str, log: str | None = None) -> Non
     fields: dict[str, Any] = {"status": JobStatus.FAILED, "error": error[:5000], "finished_at": timezone.now()}
     if log is not None:
         fields["log"] = log[-LOG_LIMIT:]
-    FineTuneRun.objects.filter(pk=run_id).exclude(status=JobStatus.DONE).update(**fields)
+    _retrying_when_locked(lambda: FineTuneRun.objects.filter(pk=run_id).exclude(status=JobStatus.DONE).update(**fields))
+
+
+# --- the demo's step ------------------------------------------------------------------------------------
+
+
+@dataclass
+class TinyDemo:
+    """What `finetune_tiny_demo` did: the run, the two versions it registered, and how each graded the
+    export's held-out rows when served by llama.cpp (or why they were not served)."""
+
+    run: FineTuneRun
+    base: ModelVersion | None = None
+    finetuned: ModelVersion | None = None
+    graded: dict[str, dict[str, Any]] = field(default_factory=dict)
+    serving_skipped: str = ""
+
+
+def _grade_served(gguf_path: str, conversations: list[list[dict[str, str]]]) -> dict[str, Any]:
+    """Grade the held-out conversations with a GGUF served by llama.cpp: valid-JSON rate, and MAE where a
+    miss counts as the end of the scale farthest from the label (as comparisons count it)."""
+    from evaluation.llm.clients import LLMError, OpenAICompatibleClient
+    from evaluation.llm.parsing import OutputError, parse_grade
+    from evaluation.llm.schema import grade_json_schema
+
+    from ..metrics import mean_absolute_error
+    from .serving import serve_gguf
+
+    predicted, truth, valid = [], [], 0
+    with (
+        serve_gguf(gguf_path) as served,
+        OpenAICompatibleClient(base_url=served.base_url, model=served.model, timeout=120, max_retries=0) as client,
+    ):
+        for conversation in conversations:
+            human = json.loads(conversation[-1]["content"])["score"]
+            try:
+                content = client.chat(
+                    conversation[:-1], schema=grade_json_schema(), temperature=0.0, num_predict=settings.LLM_NUM_PREDICT
+                ).content
+                score = parse_grade(content).score
+                valid += 1
+            except (LLMError, OutputError):
+                score = 0.0 if human >= 5 else 10.0
+            predicted.append(score)
+            truth.append(human)
+    count = len(conversations)
+    return {
+        "graded": count,
+        "valid_json_rate": valid / count if count else 0.0,
+        "mae": mean_absolute_error(predicted, truth) if count else None,
+    }
+
+
+def finetune_tiny_demo(*, dataset_export_id: int, steps: int | None = None, held_out: int = 24) -> TinyDemo:
+    """The demo's fine-tuning step: a tiny --init-tiny run on the export, here and now; then, when
+    llama-cpp-python is installed, its base and fine-tuned GGUF files are served in turn and grade up to
+    `held_out` rows of the export's validation file."""
+    run = finetune_run_create(
+        dataset_export_id=dataset_export_id, init_tiny=True, hyperparameters={"max_steps": steps} if steps else None
+    )
+    run = finetune_run_execute(run_id=run.pk)
+    demo = TinyDemo(run=run)
+    if run.status != JobStatus.DONE:
+        return demo
+    versions = {version.kind: version for version in run.versions.all()}
+    demo.base, demo.finetuned = versions.get(ModelVersion.Kind.BASE), versions.get(ModelVersion.Kind.FINETUNED)
+    if importlib.util.find_spec("llama_cpp") is None:
+        demo.serving_skipped = f"llama-cpp-python is not installed ({SERVE_INSTALL}): base and fine-tuned not served"
+        return demo
+    from ..finetune.data import read_conversations
+
+    export = run.dataset_export
+    if not export.val_count:
+        demo.serving_skipped = f"export {export} has no validation rows to grade"
+        return demo
+    conversations = read_conversations(dataset_export_file_path(export=export, file="val"), export.format)[:held_out]
+    for label, version in (("base", demo.base), ("finetuned", demo.finetuned)):
+        if version is not None:
+            demo.graded[label] = {"version": version.reference, **_grade_served(version.gguf_path, conversations)}
+    return demo

@@ -23,6 +23,7 @@ from pathlib import Path
 import httpx
 from django.conf import settings
 
+from evaluation.llm.clients import JSON_OBJECT_SCHEMA_SERVERS
 from ready4hire.errors import DomainError, InvalidInput
 
 from ..finetune.deps import SERVE_INSTALL
@@ -131,6 +132,8 @@ def serve_gguf(
             yield ServedModel(base_url=base_url, model=alias, gguf_path=str(path), pid=process.pid)
         finally:
             _stop(process)
+            # The port may serve something else later: what the client learnt about this server goes with it.
+            JSON_OBJECT_SCHEMA_SERVERS.discard(base_url)
 
 
 def _wait_until_ready(process: subprocess.Popen, base_url: str, *, timeout: float, log_path: Path) -> None:

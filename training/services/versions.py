@@ -7,7 +7,7 @@ so promotion and retirement change which model grades live traffic: both record 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from django.contrib.admin.models import CHANGE, LogEntry
@@ -183,6 +183,7 @@ class FinetuneDue:
     reason: str
     export: DatasetExport | None = None
     last_run: FineTuneRun | None = None
+    run: FineTuneRun | None = None  # the run started, by finetune_retrain_if_due
 
 
 def _example_count(export: DatasetExport) -> int:
@@ -216,3 +217,24 @@ def finetune_due_check(*, min_new_examples: int) -> FinetuneDue:
             last_run,
         )
     return FinetuneDue(True, f"export {export} has {new} more examples than the last run's", export, last_run)
+
+
+def finetune_retrain_if_due(*, min_new_examples: int) -> FinetuneDue:
+    """When `finetune_due_check` says so, start a run like the last one (base, method, hyper-parameters) on
+    the newest export, queued on the training queue once committed."""
+    due = finetune_due_check(min_new_examples=min_new_examples)
+    if not due.due:
+        return due
+    # Imported here: the fine-tune service registers its versions through this module.
+    from .finetune import finetune_run_create
+
+    last = due.last_run
+    run = finetune_run_create(
+        dataset_export_id=due.export.pk,
+        base_model="" if last.init_tiny else last.base_model,
+        init_tiny=last.init_tiny,
+        method=last.method,
+        hyperparameters=last.hyperparameters,
+        enqueue=True,
+    )
+    return replace(due, run=run, reason=f"{due.reason}: started fine-tune run #{run.pk}")

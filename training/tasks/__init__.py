@@ -5,3 +5,4 @@ from . import modelfiles  # noqa: F401  (registers the Modelfile push and valida
 from .comparisons import comparison_run_task  # noqa: F401  (registers it)
 from .exports import export_dataset_if_due_task, export_dataset_task  # noqa: F401  (registers them)
 from .finetune import finetune_run_task  # noqa: F401  (registers it)
+from .versions import finetune_if_due_task  # noqa: F401  (registers it)

@@ -4,7 +4,7 @@ import sys
 import threading
 
 from django.core.management.base import BaseCommand, CommandError
-from django.db import connection
+from django.db import OperationalError, connection
 from tqdm import tqdm
 
 from ready4hire.errors import DomainError
@@ -101,7 +101,10 @@ class Command(BaseCommand):
         try:
             while worker.is_alive():
                 worker.join(POLL_SECONDS)
-                self._update(bar, finetune_run_get(run_id=run_id))
+                try:
+                    self._update(bar, finetune_run_get(run_id=run_id))
+                except OperationalError:
+                    continue  # SQLite busy with the training thread's write: the next look will do
         except KeyboardInterrupt:
             finetune_run_fail(run_id=run_id, error="interrupted from the keyboard")
             raise CommandError(f"Fine-tune run #{run_id} interrupted.") from None
@@ -121,11 +124,13 @@ class Command(BaseCommand):
 
     def _report(self, run: FineTuneRun) -> None:
         outputs, metrics = run.outputs, run.metrics
-        seconds = metrics.get("train_seconds")
+        losses = f"training loss {metrics.get('final_train_loss') or float('nan'):.4f}"
+        if metrics.get("eval_loss"):
+            losses += f", validation loss {metrics['eval_loss'][-1]['loss']:.4f}"
         self.stdout.write(
             self.style.SUCCESS(
-                f"Done: {metrics.get('steps')} steps in {seconds} s, final training loss "
-                f"{metrics.get('final_train_loss', float('nan')):.4f}, {metrics.get('tokens_per_second')} tokens/s"
+                f"Done: {metrics.get('steps')} steps in {metrics.get('train_seconds')} s ({losses}; "
+                f"{metrics.get('tokens_per_second')} tokens/s)"
             )
         )
         if "base_version" in outputs:
