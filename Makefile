@@ -1,29 +1,36 @@
 # The two commands of the README: `make demo` and `make test`. Each creates .venv on first use.
+#   make test                          core tests (the [train]/[serve] tests skip with a reason)
+#   make test EXTRAS=dev,train,serve   everything, as CI runs it (llama-cpp-python builds from source, ~7 min)
+#   make demo                          the whole loop; adds the [train] extra (EXTRAS=dev,serve also serves models)
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-dev
+EXTRAS ?= dev
+comma := ,
+STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 
 .PHONY: demo test lint format install clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	CMAKE_ARGS="$${CMAKE_ARGS:--DLLAVA_BUILD=OFF}" \
+		$(BIN)/pip install --quiet --disable-pip-version-check -e '.[$(EXTRAS)]'
 	touch $@
 
 install: $(STAMP)
 
-demo: $(STAMP)
+demo:
+	$(MAKE) --no-print-directory install EXTRAS=$(EXTRAS),train
 	$(BIN)/python manage.py demo
 
-test: $(STAMP)
+test: install
 	$(BIN)/pytest
 
-lint: $(STAMP)
+lint: install
 	$(BIN)/ruff check .
 	$(BIN)/python manage.py makemigrations --check --dry-run
 
-format: $(STAMP)
+format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
