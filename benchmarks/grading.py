@@ -10,7 +10,6 @@ fresh SQLite file, against a loopback Ollama-protocol server that answers instan
 The last line is `RESULT grading hit_rps=… miss_rps=… bare_rps=… hit_ratio=… miss_ratio=…` (ratios to bare).
 """
 
-
 import argparse
 import json
 import os

@@ -1,30 +1,126 @@
-"""What `manage.py demo` shows of curation: collection during the demo and the statistics afterwards."""
+"""The steps `manage.py demo` runs after grading: collection, a demo review, an export, a Modelfile, a tiny
+fine-tune and a comparison of the fine-tuned model with its random-initialised base. Each step is a call to
+the same services the admin, the API and the commands use; this module only chains and describes them."""
 
 from __future__ import annotations
 
+import importlib.util
+import random
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
 
-from .selectors import collection_settings_get, training_stats
-from .services import collection_settings_update
+from evaluation.models import Question
+from evaluation.services import evaluation_submit
+
+from .finetune.deps import SERVE_INSTALL, missing_train_packages, train_extra_message
+from .models import ComparisonRun, DatasetExport, FineTuneRun, JobStatus, Modelfile, TrainingExample
+from .selectors import ExportFilters, collection_settings_get, dataset_export_paths, training_stats
+from .services import (
+    collection_settings_update,
+    comparison_create_and_run,
+    dataset_export_submit,
+    example_approve,
+    modelfile_build_from_latest_export,
+)
+from .services.finetune import finetune_run_create, finetune_run_execute
+
+DEMO_REVIEW_NOTE = "demo: approved automatically by `manage.py demo`, not by a human reviewer"
 
 
 @contextmanager
-def heuristic_collection(*, enabled: bool) -> Iterator[bool]:
-    """Also collect heuristic grades while the block runs, then restore the settings.
+def demo_collection(*, enabled: bool) -> Iterator[bool]:
+    """Collect heuristic grades of every score while the block runs, then restore the settings.
 
-    Without an LLM every demo grade comes from the heuristic, which the defaults do not collect; the demo
-    would show an empty curation set. Yields whether it changed anything.
+    Without an LLM every demo grade comes from the heuristic, which the defaults do not collect, and the
+    minimum score would drop the low grades a grader must also learn to give. Yields whether it changed
+    anything.
     """
-    sources = collection_settings_get().sources
-    if not enabled or "heuristic" in sources:
+    current = collection_settings_get()
+    sources, threshold = current.sources, current.min_score_threshold
+    if not enabled or ("heuristic" in sources and threshold == 0):
         yield False
         return
-    collection_settings_update(sources=[*sources, "heuristic"])
+    collection_settings_update(sources=sorted({*sources, "heuristic"}), min_score_threshold=0)
     try:
         yield True
     finally:
-        collection_settings_update(sources=sources)
+        collection_settings_update(sources=sources, min_score_threshold=threshold)
+
+
+def practice_set_grade(*, subsets: int = 3, seed: int = 0) -> int:
+    """Grade answers of every quality to every bank question (what candidates would send), so the demo has
+    enough graded examples to fine-tune on. Returns how many grades were made."""
+    from .finetune.synthetic import answer_variants
+
+    questions = list(Question.objects.exclude(reference_answer="").order_by("key"))
+    rng = random.Random(seed)
+    graded = 0
+    for index, question in enumerate(questions):
+        other = questions[(index + len(questions) // 3) % len(questions)]
+        as_dict = {
+            "reference_answer": question.reference_answer,
+            "expected_concepts": question.expected_concepts,
+            "language": question.language,
+        }
+        for answer in answer_variants(as_dict, {"reference_answer": other.reference_answer}, rng, subsets):
+            evaluation_submit(request=question.grading_request(answer), question=question, wait=True)
+            graded += 1
+    return graded
+
+
+def demo_review() -> int:
+    """Approve every pending example, through the review service, with a note saying it was the demo."""
+    pending = TrainingExample.objects.filter(review_status=TrainingExample.ReviewStatus.PENDING)
+    ids = list(pending.values_list("pk", flat=True))
+    for example_id in ids:
+        example_approve(example_id=example_id, note=DEMO_REVIEW_NOTE)
+    return len(ids)
+
+
+def demo_export() -> DatasetExport:
+    """Export the approved examples of every source (the demo's are heuristic) in the messages format."""
+    return dataset_export_submit(
+        name="ready4hire-demo", fmt="messages", filters=ExportFilters(sources=()), seed=42, wait=True
+    )
+
+
+def demo_modelfile(*, output_dir: Path) -> Modelfile:
+    return modelfile_build_from_latest_export(write_to=output_dir / "Modelfile")
+
+
+@dataclass
+class DemoModels:
+    run: FineTuneRun | None = None
+    comparison: ComparisonRun | None = None
+    skipped: str = ""
+
+
+def demo_finetune_and_compare(*, export: DatasetExport, steps: int | None = None, limit: int = 24) -> DemoModels:
+    """Fine-tune a tiny model on the export, then compare it with its random-initialised base on the
+    validation split, both served by llama.cpp. Each part says why it was skipped when an extra is missing."""
+    missing = missing_train_packages()
+    if missing:
+        return DemoModels(skipped=train_extra_message(missing))
+    run = finetune_run_create(
+        dataset_export_id=export.pk, init_tiny=True, hyperparameters={"max_steps": steps} if steps else None
+    )
+    run = finetune_run_execute(run_id=run.pk)
+    if run.status != JobStatus.DONE:
+        return DemoModels(run=run, skipped=f"the fine-tune run failed: {run.error}")
+    if importlib.util.find_spec("llama_cpp") is None:
+        return DemoModels(run=run, skipped=f"llama-cpp-python is not installed ({SERVE_INSTALL}): models not served")
+    comparison = comparison_create_and_run(
+        models=[("base", "tiny-base"), ("ft", "latest")], dataset_export_id=export.pk, split="val", limit=limit
+    )
+    return DemoModels(run=run, comparison=comparison)
+
+
+def export_lines(export: DatasetExport) -> list[str]:
+    lines = [f"{export} : {export.train_count} train / {export.val_count} validation examples"]
+    lines += [f"  {key:<12} {path}" for key, path in dataset_export_paths(export=export).items()]
+    return lines
 
 
 def _counts(counts: dict[str, int]) -> str:

@@ -103,7 +103,7 @@ def test_commands_are_case_insensitive_and_values_may_be_quoted():
         ("FROM m\nPARAMETER top_p high\n", "line 2: PARAMETER top_p needs a number"),
         ("FROM m\nMESSAGE bot hello\n", "line 2: MESSAGE role must be one of system, user, assistant"),
         ("FROM m\nRUN rm -rf /\n", "line 2: unknown command 'RUN'"),
-        ('FROM m\nSYSTEM """never closed\nstill open\n', "line 2: unterminated \"\"\" value"),
+        ('FROM m\nSYSTEM """never closed\nstill open\n', 'line 2: unterminated """ value'),
     ],
 )
 def test_what_ollama_would_refuse_is_refused_with_the_line(text, message):

@@ -34,7 +34,10 @@ _NON_ANSWERS = {
 }
 
 
-def _answers(question: dict[str, Any], other: dict[str, Any], rng: random.Random, subsets: int) -> list[str]:
+def answer_variants(question: dict[str, Any], other: dict[str, Any], rng: random.Random, subsets: int) -> list[str]:
+    """Answers of every quality to one bank question (a dict with text, reference_answer, expected_concepts,
+    language): whole, half, one sentence, concepts only, off topic (`other`'s answer), a non-answer, and
+    `subsets` random subsets of its sentences."""
     sentences = [part for part in _SENTENCE_END.split(question["reference_answer"].strip()) if part]
     concepts = ", ".join(question["expected_concepts"]) + "."
     answers = [
@@ -57,7 +60,7 @@ def synthetic_examples(*, seed: int = 0, subsets: int = 8) -> list[tuple[Grading
     examples = []
     for index, question in enumerate(questions):
         other = questions[(index + len(questions) // 3) % len(questions)]
-        for answer in _answers(question, other, rng, subsets):
+        for answer in answer_variants(question, other, rng, subsets):
             request = GradingRequest.normalised(
                 question=question["text"],
                 answer=answer,

@@ -7,14 +7,11 @@ what to install before anything is stored.
 
 from __future__ import annotations
 
-import importlib.util
-import json
 import logging
 import math
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -25,7 +22,7 @@ from django.utils import timezone
 
 from ready4hire.errors import DomainError, InvalidInput
 
-from ..finetune.deps import SERVE_INSTALL, missing_train_packages, train_extra_message
+from ..finetune.deps import missing_train_packages, train_extra_message
 from ..finetune.errors import FineTuneError
 from ..models import DatasetExport, FineTuneRun, JobStatus, ModelVersion
 from ..selectors.exports import dataset_export_file_path
@@ -406,82 +403,3 @@ def finetune_run_fail(*, run_id: int, error: str, log: str | None = None) -> Non
     if log is not None:
         fields["log"] = log[-LOG_LIMIT:]
     _retrying_when_locked(lambda: FineTuneRun.objects.filter(pk=run_id).exclude(status=JobStatus.DONE).update(**fields))
-
-
-# --- the demo's step ------------------------------------------------------------------------------------
-
-
-@dataclass
-class TinyDemo:
-    """What `finetune_tiny_demo` did: the run, the two versions it registered, and how each graded the
-    export's held-out rows when served by llama.cpp (or why they were not served)."""
-
-    run: FineTuneRun
-    base: ModelVersion | None = None
-    finetuned: ModelVersion | None = None
-    graded: dict[str, dict[str, Any]] = field(default_factory=dict)
-    serving_skipped: str = ""
-
-
-def _grade_served(gguf_path: str, conversations: list[list[dict[str, str]]]) -> dict[str, Any]:
-    """Grade the held-out conversations with a GGUF served by llama.cpp: valid-JSON rate, and MAE where a
-    miss counts as the end of the scale farthest from the label (as comparisons count it)."""
-    from evaluation.llm.clients import LLMError, OpenAICompatibleClient
-    from evaluation.llm.parsing import OutputError, parse_grade
-    from evaluation.llm.schema import grade_json_schema
-
-    from ..metrics import mean_absolute_error
-    from .serving import serve_gguf
-
-    predicted, truth, valid = [], [], 0
-    with (
-        serve_gguf(gguf_path) as served,
-        OpenAICompatibleClient(base_url=served.base_url, model=served.model, timeout=120, max_retries=0) as client,
-    ):
-        for conversation in conversations:
-            human = json.loads(conversation[-1]["content"])["score"]
-            try:
-                content = client.chat(
-                    conversation[:-1], schema=grade_json_schema(), temperature=0.0, num_predict=settings.LLM_NUM_PREDICT
-                ).content
-                score = parse_grade(content).score
-                valid += 1
-            except (LLMError, OutputError):
-                score = 0.0 if human >= 5 else 10.0
-            predicted.append(score)
-            truth.append(human)
-    count = len(conversations)
-    return {
-        "graded": count,
-        "valid_json_rate": valid / count if count else 0.0,
-        "mae": mean_absolute_error(predicted, truth) if count else None,
-    }
-
-
-def finetune_tiny_demo(*, dataset_export_id: int, steps: int | None = None, held_out: int = 24) -> TinyDemo:
-    """The demo's fine-tuning step: a tiny --init-tiny run on the export, here and now; then, when
-    llama-cpp-python is installed, its base and fine-tuned GGUF files are served in turn and grade up to
-    `held_out` rows of the export's validation file."""
-    run = finetune_run_create(
-        dataset_export_id=dataset_export_id, init_tiny=True, hyperparameters={"max_steps": steps} if steps else None
-    )
-    run = finetune_run_execute(run_id=run.pk)
-    demo = TinyDemo(run=run)
-    if run.status != JobStatus.DONE:
-        return demo
-    versions = {version.kind: version for version in run.versions.all()}
-    demo.base, demo.finetuned = versions.get(ModelVersion.Kind.BASE), versions.get(ModelVersion.Kind.FINETUNED)
-    if importlib.util.find_spec("llama_cpp") is None:
-        demo.serving_skipped = f"llama-cpp-python is not installed ({SERVE_INSTALL}): base and fine-tuned not served"
-        return demo
-    from ..finetune.data import read_conversations
-
-    export = run.dataset_export
-    if not export.val_count:
-        demo.serving_skipped = f"export {export} has no validation rows to grade"
-        return demo
-    conversations = read_conversations(dataset_export_file_path(export=export, file="val"), export.format)[:held_out]
-    for label, version in (("base", demo.base), ("finetuned", demo.finetuned)):
-        if version is not None:
-            demo.graded[label] = {"version": version.reference, **_grade_served(version.gguf_path, conversations)}
-    return demo
