@@ -98,7 +98,7 @@ class BaseLLMClient:
             except httpx.TransportError as exc:
                 last_error = f"{type(exc).__name__}: {exc}".rstrip(": ")
             else:
-                if response.status_code < 500:
+                if response.status_code < 500 or self._is_final(response):
                     return response, attempt
                 last_error = f"HTTP {response.status_code}: {response.text[:200]}"
             if attempt <= self.max_retries:
@@ -106,6 +106,10 @@ class BaseLLMClient:
         raise LLMUnavailable(
             f"{self.backend} server at {self.base_url} failed after {self.max_retries + 1} attempts: {last_error}"
         )
+
+    def _is_final(self, response: httpx.Response) -> bool:
+        """Whether a 5xx answer is an answer to act on rather than an outage to retry (none by default)."""
+        return False
 
     def _post_json(self, path: str, body: dict[str, Any]) -> tuple[dict[str, Any], int]:
         response, attempts = self._request("POST", path, json=body)
@@ -285,29 +289,17 @@ class OpenAICompatibleClient(BaseLLMClient):
         json_object_kwargs = {**kwargs, "json": self._json_object_form(body)}
         if self.base_url in JSON_OBJECT_SCHEMA_SERVERS:
             return super()._request(method, path, **json_object_kwargs)
-        # The base class's retry loop, except that a refusal of json_schema (a 5xx from llama-cpp-python) is
-        # not an outage to retry but the sign to switch forms.
-        last_error = ""
-        for attempt in range(1, self.max_retries + 2):
-            try:
-                response = self.http.request(
-                    method, self._url(path), timeout=self.timeout, headers=self._headers, **kwargs
-                )
-            except httpx.TransportError as exc:
-                last_error = f"{type(exc).__name__}: {exc}".rstrip(": ")
-            else:
-                if self._refuses_json_schema(response):
-                    JSON_OBJECT_SCHEMA_SERVERS.add(self.base_url)
-                    response, more = super()._request(method, path, **json_object_kwargs)
-                    return response, attempt + more
-                if response.status_code < 500:
-                    return response, attempt
-                last_error = f"HTTP {response.status_code}: {response.text[:200]}"
-            if attempt <= self.max_retries:
-                self._sleep(self.backoff * 2 ** (attempt - 1))
-        raise LLMUnavailable(
-            f"{self.backend} server at {self.base_url} failed after {self.max_retries + 1} attempts: {last_error}"
-        )
+        response, attempts = super()._request(method, path, **kwargs)
+        if not self._refuses_json_schema(response):
+            return response, attempts
+        JSON_OBJECT_SCHEMA_SERVERS.add(self.base_url)
+        response, more = super()._request(method, path, **json_object_kwargs)
+        return response, attempts + more
+
+    def _is_final(self, response: httpx.Response) -> bool:
+        # A refusal of json_schema (a 5xx from llama-cpp-python) is not an outage to retry but the sign to
+        # switch forms.
+        return self._refuses_json_schema(response)
 
     def _content(self, data: dict[str, Any]) -> str:
         try:
