@@ -100,6 +100,8 @@ def test_demo_runs_the_loop_and_grades_answers_of_different_quality(tmp_path, se
     assert "No LLM configured" in out
     assert "approved automatically" in out and "ready4hire-demo v1" in out
     assert (tmp_path / "Modelfile").read_text().startswith("FROM ")
+    if "fine-tune run #" in out:  # with the [train] extra: the run's real losses, never a placeholder
+        assert "training loss" in out and "loss 0.000" not in out
     assert "Demo finished" in out
     grades = [json.loads(line) for line in (tmp_path / "demo_grades.jsonl").read_text().splitlines()]
     assert len(grades) == 6

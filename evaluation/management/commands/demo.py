@@ -194,9 +194,15 @@ class Command(BaseCommand):
         )
         if models.run is not None:
             outputs = models.run.outputs
-            self.stdout.write(
-                f"   fine-tune run #{models.run.pk}: {models.run.step} steps, final loss {models.run.loss or 0:.3f}"
-            )
+            metrics = models.run.metrics
+            summary = f"   fine-tune run #{models.run.pk}: {models.run.step} steps"
+            if metrics.get("train_seconds") is not None:
+                summary += f" in {metrics['train_seconds']:.0f} s"
+            if metrics.get("final_train_loss") is not None:
+                summary += f", training loss {metrics['final_train_loss']:.3f}"
+            if metrics.get("eval_loss"):
+                summary += f", validation loss {metrics['eval_loss'][-1]['loss']:.3f}"
+            self.stdout.write(summary)
             for key in ("version", "base_version", "gguf", "base_gguf", "modelfile"):
                 if outputs.get(key):
                     self.stdout.write(f"   {key:<13} {outputs[key]}")
