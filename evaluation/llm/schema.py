@@ -92,6 +92,13 @@ class GradingRequest(BaseModel):
     language: str = "es"
 
     @classmethod
+    def from_snapshot(cls, snapshot: Any) -> GradingRequest:
+        """The request stored in a row or a mapping that keeps the request's own field names (a training
+        example, an export row), normalised as a live request is."""
+        get = snapshot.get if isinstance(snapshot, dict) else lambda name: getattr(snapshot, name)
+        return cls.normalised(**{name: get(name) for name in cls.model_fields})
+
+    @classmethod
     def normalised(cls, **fields: Any) -> GradingRequest:
         def unique(items: Any) -> tuple[str, ...]:
             seen: dict[str, str] = {}

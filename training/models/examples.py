@@ -5,6 +5,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
+from evaluation.llm.schema import GradingRequest
 from evaluation.models import CATEGORY_CHOICES, DIFFICULTY_CHOICES, LANGUAGE_CHOICES
 
 
@@ -88,6 +89,10 @@ class TrainingExample(models.Model):
     def __str__(self) -> str:
         question = " ".join(self.question.split())
         return f"#{self.pk} {question[:60]}{'…' if len(question) > 60 else ''}"
+
+    def grading_request(self) -> GradingRequest:
+        """The request this example answers, as the live grader would have built it."""
+        return GradingRequest.from_snapshot(self)
 
     @property
     def is_corrected(self) -> bool:

@@ -209,16 +209,7 @@ def export_record(fmt: str, row: dict[str, Any]) -> dict[str, Any]:
 
     The request is normalised exactly as a live grading request is, so training sees the served text.
     """
-    request = GradingRequest.normalised(
-        question=row["question"],
-        answer=row["answer"],
-        expected_concepts=row["expected_concepts"],
-        keywords=row["keywords"],
-        category=row["category"],
-        difficulty=row["difficulty"],
-        role=row["role"],
-        language=row["language"],
-    )
+    request = GradingRequest.from_snapshot(row)
     try:
         return format_example(fmt, request=request, label=row["label"])
     except ValidationError as exc:

@@ -43,7 +43,7 @@ from django.utils import timezone
 from evaluation.llm.clients import CLIENTS, BaseLLMClient, LLMError, OpenAICompatibleClient
 from evaluation.llm.parsing import InvalidJSON, SchemaMismatch, extract_json_object, normalise_grade
 from evaluation.llm.prompts import build_messages
-from evaluation.llm.schema import GradingRequest, grade_json_schema
+from evaluation.llm.schema import grade_json_schema
 from evaluation.models import ApiKey
 from ready4hire.errors import DomainError, InvalidInput
 
@@ -260,19 +260,6 @@ def _contender_client(contender: dict) -> Iterator[BaseLLMClient]:
         yield client
 
 
-def _grading_request(example: TrainingExample) -> GradingRequest:
-    return GradingRequest.normalised(
-        question=example.question,
-        answer=example.answer,
-        expected_concepts=example.expected_concepts,
-        keywords=example.keywords,
-        category=example.category,
-        difficulty=example.difficulty,
-        role=example.role,
-        language=example.language,
-    )
-
-
 def _without_nul(value: Any) -> Any:
     """PostgreSQL stores no NUL character in text or jsonb, and an untrained model can well write one."""
     if isinstance(value, str):
@@ -290,7 +277,7 @@ def _grade_one(
     item = ComparisonItem(run=run, example=example, model_label=label, repeat=repeat, human_score=example.score)
     try:
         reply = client.chat(
-            build_messages(_grading_request(example)),
+            build_messages(example.grading_request()),
             schema=grade_json_schema(),
             temperature=settings.LLM_TEMPERATURE,
             num_predict=settings.LLM_NUM_PREDICT,
