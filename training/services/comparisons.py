@@ -64,6 +64,7 @@ from ..selectors.comparisons import comparison_get, export_split_example_ids
 from ..selectors.examples import example_list
 from ..selectors.versions import GGUF_BACKEND, model_reference_resolve
 from ..text import fold_text
+from .jobs import job_claim
 from .serving import serve_gguf
 
 if TYPE_CHECKING:
@@ -183,12 +184,13 @@ def comparison_create_and_run(
 def _claim(comparison_id: int) -> ComparisonRun | None:
     """Move a pending or failed (or abandoned running) comparison to running; None when another worker has it
     or it is done."""
-    now = timezone.now()
-    runs = ComparisonRun.objects.filter(pk=comparison_id)
-    stale_before = now - timedelta(minutes=settings.COMPARISON_STALE_MINUTES)
-    claimed = runs.filter(status__in=[JobStatus.PENDING, JobStatus.FAILED]).update(
-        status=JobStatus.RUNNING, started_at=now, finished_at=None, error=""
-    ) or runs.filter(status=JobStatus.RUNNING, started_at__lt=stale_before).update(started_at=now)
+    claimed = job_claim(
+        ComparisonRun.objects.filter(pk=comparison_id),
+        stale_after=timedelta(minutes=settings.COMPARISON_STALE_MINUTES),
+        claimable=(JobStatus.PENDING, JobStatus.FAILED),
+        finished_at=None,
+        error="",
+    )
     return comparison_get(comparison_id=comparison_id) if claimed else None
 
 

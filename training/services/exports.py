@@ -64,6 +64,7 @@ from ..selectors.exports import (
     export_record,
     score_bucket_index,
 )
+from .jobs import job_claim
 
 logger = logging.getLogger(__name__)
 
@@ -782,12 +783,11 @@ def dataset_export_submit(
 
 def _claim(export_id: int) -> DatasetExport | None:
     """Move a pending (or abandoned running) export to running; None when it is done, failed or taken."""
-    now = timezone.now()
-    stale_before = now - timedelta(minutes=settings.DATASET_EXPORT_STALE_MINUTES)
-    claimed = DatasetExport.objects.filter(pk=export_id, status=JobStatus.PENDING).update(
-        status=JobStatus.RUNNING, started_at=now, progress=0, error=""
-    ) or DatasetExport.objects.filter(pk=export_id, status=JobStatus.RUNNING, started_at__lt=stale_before).update(
-        started_at=now, progress=0
+    claimed = job_claim(
+        DatasetExport.objects.filter(pk=export_id),
+        stale_after=timedelta(minutes=settings.DATASET_EXPORT_STALE_MINUTES),
+        progress=0,
+        error="",
     )
     return dataset_export_get(export_id=export_id) if claimed else None
 

@@ -27,6 +27,7 @@ from ..finetune.errors import FineTuneError
 from ..models import DatasetExport, FineTuneRun, JobStatus, ModelVersion
 from ..selectors.exports import dataset_export_file_path
 from ..selectors.finetune import finetune_run_get
+from .jobs import job_claim
 from .versions import model_version_register
 
 logger = logging.getLogger(__name__)
@@ -205,22 +206,14 @@ def finetune_run_create(
 
 def _claim(run_id: int, celery_task_id: str) -> FineTuneRun | None:
     """Move a pending run (or one abandoned by a dead worker past the task's time limit) to running."""
-    now = timezone.now()
-    stale_before = now - timedelta(seconds=settings.FINETUNE_TASK_TIME_LIMIT)
-    fields = {
-        "status": JobStatus.RUNNING,
-        "started_at": now,
-        "finished_at": None,
-        "progress": 0,
-        "error": "",
-        "celery_task_id": celery_task_id,
-    }
     claimed = _retrying_when_locked(
-        lambda: (
-            FineTuneRun.objects.filter(pk=run_id, status=JobStatus.PENDING).update(**fields)
-            or FineTuneRun.objects.filter(pk=run_id, status=JobStatus.RUNNING, started_at__lt=stale_before).update(
-                **fields
-            )
+        lambda: job_claim(
+            FineTuneRun.objects.filter(pk=run_id),
+            stale_after=timedelta(seconds=settings.FINETUNE_TASK_TIME_LIMIT),
+            finished_at=None,
+            progress=0,
+            error="",
+            celery_task_id=celery_task_id,
         )
     )
     return finetune_run_get(run_id=run_id) if claimed else None
