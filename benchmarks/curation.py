@@ -31,6 +31,18 @@ from urllib.parse import urlsplit, urlunsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.example_rows import insert_sql, row_values  # noqa: E402  (needs ROOT on the path)
+
+LABEL_KEYS = (
+    "score",
+    "breakdown",
+    "justification",
+    "strengths",
+    "improvements",
+    "concepts_covered",
+    "missing_concepts",
+)
+
 DEFAULT_POSTGRES_URL = "postgres://postgres@127.0.0.1:5432/postgres"
 BENCH_DATABASE = "r4h_bench_curation"
 
@@ -83,7 +95,6 @@ def child(rows: int, batch_size: int) -> None:
     from training.models import TrainingExample
     from training.selectors import training_stats
     from training.services import examples_import
-    from training.text import content_hash
 
     call_command("migrate", verbosity=0)
     vendor = connection.vendor
@@ -94,60 +105,28 @@ def child(rows: int, batch_size: int) -> None:
             out.write(json.dumps(record(number), ensure_ascii=False) + "\n")
 
     # The floor's rows: exactly what the import stores, prepared before the clock starts.
-    columns = [
-        "question",
-        "answer",
-        "expected_concepts",
-        "keywords",
-        "category",
-        "difficulty",
-        "role",
-        "language",
-        "label",
-        "score",
-        "source",
-        "model",
-        "prompt_version",
-        "review_status",
-        "review_note",
-        "content_hash",
-        "created_at",
-    ]
-    label_keys = (
-        "score",
-        "breakdown",
-        "justification",
-        "strengths",
-        "improvements",
-        "concepts_covered",
-        "missing_concepts",
-    )
     values = []
     for number in range(rows):
         r = record(number)
         values.append(
-            (
-                r["question"],
-                r["answer"],
-                json.dumps(r["expected_concepts"]),
-                json.dumps(r["keywords"]),
-                r["category"],
-                r["difficulty"],
-                r["role"],
-                "es",
-                json.dumps({key: r[key] for key in label_keys}),
-                r["score"],
-                r["evaluation_source"],
-                r["model_used"],
-                "",
-                "pending",
-                "",
-                content_hash(question=r["question"], answer=r["answer"]),
-                connection.ops.adapt_datetimefield_value(datetime.fromisoformat(r["created_at"])),
+            row_values(
+                connection,
+                question=r["question"],
+                answer=r["answer"],
+                expected_concepts=r["expected_concepts"],
+                keywords=r["keywords"],
+                category=r["category"],
+                difficulty=r["difficulty"],
+                role=r["role"],
+                label={key: r[key] for key in LABEL_KEYS},
+                source=r["evaluation_source"],
+                model=r["model_used"],
+                review_status="pending",
+                created_at=datetime.fromisoformat(r["created_at"]),
             )
         )
     table = connection.ops.quote_name(TrainingExample._meta.db_table)
-    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))})"
+    sql = insert_sql(connection)
 
     started = time.perf_counter()
     with transaction.atomic(), connection.cursor() as cursor:
@@ -156,7 +135,7 @@ def child(rows: int, batch_size: int) -> None:
     del values
     assert TrainingExample.objects.count() == rows
     with connection.cursor() as cursor:
-        cursor.execute(f"TRUNCATE {table}" if vendor == "postgresql" else f"DELETE FROM {table}")
+        cursor.execute(f"TRUNCATE {table} CASCADE" if vendor == "postgresql" else f"DELETE FROM {table}")
 
     started = time.perf_counter()
     with jsonl.open("rb") as lines:

@@ -31,6 +31,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.example_rows import insert_sql, row_values  # noqa: E402  (needs ROOT on the path)
+
 CATEGORIES = ("technical", "soft_skills")
 DIFFICULTIES = ("junior", "mid", "senior")
 SOURCES = ("llm", "llm", "human")
@@ -73,31 +75,8 @@ def populate(rows: int) -> None:
     from django.core.management import call_command
     from django.db import connection, transaction
 
-    from training.models import TrainingExample
-    from training.text import content_hash
-
     call_command("migrate", verbosity=0)
-    columns = [
-        "question",
-        "answer",
-        "expected_concepts",
-        "keywords",
-        "category",
-        "difficulty",
-        "role",
-        "language",
-        "label",
-        "score",
-        "source",
-        "model",
-        "prompt_version",
-        "review_status",
-        "review_note",
-        "content_hash",
-        "created_at",
-    ]
-    table = connection.ops.quote_name(TrainingExample._meta.db_table)
-    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))})"
+    sql = insert_sql(connection)
     start = datetime(2025, 1, 1, tzinfo=UTC)
     started = time.perf_counter()
     for first in range(0, rows, INSERT_BATCH):
@@ -111,24 +90,20 @@ def populate(rows: int) -> None:
             )
             label = _label(number)
             values.append(
-                (
-                    question,
-                    answer,
-                    json.dumps(["árbol B", "consultas", "escrituras"]),
-                    json.dumps(["índice", "B-tree"]),
-                    CATEGORIES[number % 2],
-                    DIFFICULTIES[number % 3],
-                    "Backend Developer",
-                    "es",
-                    json.dumps(label),
-                    label["score"],
-                    SOURCES[number % len(SOURCES)],
-                    "llama3.2:3b",
-                    "",
-                    "approved",
-                    "",
-                    content_hash(question=question, answer=answer),
-                    connection.ops.adapt_datetimefield_value(start + timedelta(seconds=number)),
+                row_values(
+                    connection,
+                    question=question,
+                    answer=answer,
+                    expected_concepts=["árbol B", "consultas", "escrituras"],
+                    keywords=["índice", "B-tree"],
+                    category=CATEGORIES[number % 2],
+                    difficulty=DIFFICULTIES[number % 3],
+                    role="Backend Developer",
+                    label=label,
+                    source=SOURCES[number % len(SOURCES)],
+                    model="llama3.2:3b",
+                    review_status="approved",
+                    created_at=start + timedelta(seconds=number),
                 )
             )
         with transaction.atomic(), connection.cursor() as cursor:
