@@ -46,6 +46,13 @@ class LinesField(forms.CharField):
         return list(initial or []) != self.to_python(data)
 
 
+def _breakdown_field(name: str) -> forms.FloatField:
+    top = BREAKDOWN_MAXIMA[name]
+    return forms.FloatField(
+        label=BREAKDOWN_LABELS[name], min_value=0, max_value=top, required=False, help_text=f"0-{top:g}"
+    )
+
+
 class ExampleReviewForm(forms.ModelForm):
     """Review buttons set `review_action` (approve, reject, correct, reopen) on the form class per request."""
 
@@ -58,34 +65,10 @@ class ExampleReviewForm(forms.ModelForm):
         required=False,
         help_text="0-10, one decimal. If the breakdown disagrees with the score, it is scaled to match.",
     )
-    completeness = forms.FloatField(
-        label=BREAKDOWN_LABELS["completeness"],
-        min_value=0,
-        max_value=BREAKDOWN_MAXIMA["completeness"],
-        required=False,
-        help_text="0-3",
-    )
-    technical_depth = forms.FloatField(
-        label=BREAKDOWN_LABELS["technical_depth"],
-        min_value=0,
-        max_value=BREAKDOWN_MAXIMA["technical_depth"],
-        required=False,
-        help_text="0-3",
-    )
-    clarity = forms.FloatField(
-        label=BREAKDOWN_LABELS["clarity"],
-        min_value=0,
-        max_value=BREAKDOWN_MAXIMA["clarity"],
-        required=False,
-        help_text="0-2",
-    )
-    key_concepts = forms.FloatField(
-        label=BREAKDOWN_LABELS["key_concepts"],
-        min_value=0,
-        max_value=BREAKDOWN_MAXIMA["key_concepts"],
-        required=False,
-        help_text="0-2",
-    )
+    completeness = _breakdown_field("completeness")
+    technical_depth = _breakdown_field("technical_depth")
+    clarity = _breakdown_field("clarity")
+    key_concepts = _breakdown_field("key_concepts")
     justification = ParagraphField(required=False, widget=forms.Textarea(attrs={"rows": 4, "class": "vLargeTextField"}))
     missing_concepts = LinesField(required=False, help_text="One per line.")
     note = forms.CharField(
