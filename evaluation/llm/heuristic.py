@@ -10,12 +10,12 @@ and deterministic: the same request always gets the same grade.
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
 from .parsing import normalise_grade
 from .schema import GradeResult, GradingRequest
+from .text import fold
 
 __all__ = ["HEURISTIC_MODEL_NAME", "fold", "heuristic_grade", "stem", "tokenize"]
 
@@ -75,12 +75,6 @@ _QUESTION_FRAMING = frozenset(
 
 _SLASHED_LETTERS = re.compile(r"\b([a-z])/([a-z])\b")
 _WORD = re.compile(r"[a-z0-9]+")
-
-
-def fold(text: str) -> str:
-    """Case- and accent-free text (NFKD, combining marks dropped): 'Índice' and 'indice' compare equal."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(char for char in decomposed if not unicodedata.combining(char)).casefold()
 
 
 def tokenize(text: str) -> list[str]:
