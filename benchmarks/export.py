@@ -114,7 +114,9 @@ def populate(rows: int) -> None:
 def bare(rows: int, chunk_size: int, out: Path) -> None:
     """The floor: the same rows through the same chunked iterator, one JSON line each, nothing else."""
     _setup()
-    from training.selectors.exports import EXPORT_ROW_FIELDS, ExportFilters, export_examples
+    from training.exports.filters import ExportFilters
+    from training.exports.records import EXPORT_ROW_FIELDS
+    from training.selectors.exports import export_examples
 
     examples = export_examples(filters=ExportFilters()).values(*EXPORT_ROW_FIELDS)
     baseline = _rss_mb()
@@ -131,8 +133,9 @@ def bare(rows: int, chunk_size: int, out: Path) -> None:
 
 def export(rows: int, fmt: str) -> None:
     _setup()
+    from training.exports.filters import ExportFilters
     from training.models import JobStatus
-    from training.selectors.exports import ExportFilters, dataset_preview
+    from training.selectors.exports import dataset_preview
     from training.services.exports import dataset_export_submit
 
     dataset_preview(fmt=fmt, filters=ExportFilters(), limit=1)  # load the prompt and validators first

@@ -1,16 +1,14 @@
-from __future__ import annotations
+"""The grading API (mounted at /api/v1/ by ready4hire.api): grade an answer, list and read grades, health."""
 
+# Annotations stay evaluated (no `from __future__ import annotations`): ninja resolves a @paginate view's
+# string annotations in its own module, where the schemas are not defined.
 from django.http import HttpRequest
 from ninja import Query, Router, Status
+from ninja.pagination import paginate
 
-from .schemas import (
-    EvaluationAccepted,
-    EvaluationFilters,
-    EvaluationIn,
-    EvaluationListOut,
-    EvaluationOut,
-    HealthOut,
-)
+from ready4hire.pagination import Pagination
+
+from .schemas import EvaluationAccepted, EvaluationFilters, EvaluationIn, EvaluationOut, HealthOut
 from .selectors import evaluation_get, evaluation_list
 from .services import evaluation_submit, system_health
 
@@ -24,12 +22,11 @@ def evaluation_create(request: HttpRequest, payload: EvaluationIn, wait: bool = 
     return Status(200 if wait else 202, evaluation)
 
 
-@router.get("evaluations", response=EvaluationListOut)
+@router.get("evaluations", response=list[EvaluationOut])
+@paginate(Pagination)
 def evaluation_index(request: HttpRequest, filters: Query[EvaluationFilters]):
     """Evaluations, newest first, filtered and paginated (`page`, `page_size`)."""
-    matching = evaluation_list(**filters.model_dump(exclude={"page", "page_size"}))
-    start = (filters.page - 1) * filters.page_size
-    return {"items": list(matching[start : start + filters.page_size]), "count": matching.count()}
+    return evaluation_list(**filters.model_dump())
 
 
 @router.get("evaluations/{int:evaluation_id}", response=EvaluationOut)

@@ -1,3 +1,6 @@
+"""The grading app's tables: the question catalogue, each evaluation (request, grade, how it was made) and
+the API keys."""
+
 from __future__ import annotations
 
 import hashlib
@@ -5,12 +8,8 @@ import secrets
 
 from django.db import models
 
-from .llm.schema import CATEGORIES, DIFFICULTIES, LANGUAGES, GradingRequest
-
-CATEGORY_CHOICES = [(value, value.replace("_", " ").capitalize()) for value in CATEGORIES]
-DIFFICULTY_CHOICES = [(value, value.capitalize()) for value in DIFFICULTIES]
-LANGUAGE_CHOICES = [("es", "Spanish"), ("en", "English")]
-assert {code for code, _ in LANGUAGE_CHOICES} == set(LANGUAGES)
+from .choices import Category, Difficulty, Language
+from .llm.schema import GradingRequest
 
 
 class Question(models.Model):
@@ -18,9 +17,9 @@ class Question(models.Model):
 
     key = models.SlugField(max_length=120, unique=True, help_text="Stable identifier, e.g. 'py-gil-en'.")
     text = models.TextField()
-    language = models.CharField(max_length=2, choices=LANGUAGE_CHOICES, default="es")
-    category = models.CharField(max_length=20, choices=CATEGORY_CHOICES)
-    difficulty = models.CharField(max_length=10, choices=DIFFICULTY_CHOICES)
+    language = models.CharField(max_length=2, choices=Language.choices, default="es")
+    category = models.CharField(max_length=20, choices=Category.choices)
+    difficulty = models.CharField(max_length=10, choices=Difficulty.choices)
     role = models.CharField(max_length=100, blank=True)
     expected_concepts = models.JSONField(default=list, blank=True)
     keywords = models.JSONField(default=list, blank=True)
@@ -66,10 +65,10 @@ class Evaluation(models.Model):
     answer = models.TextField()
     expected_concepts = models.JSONField(default=list, blank=True)
     keywords = models.JSONField(default=list, blank=True)
-    category = models.CharField(max_length=20, choices=CATEGORY_CHOICES)
-    difficulty = models.CharField(max_length=10, choices=DIFFICULTY_CHOICES)
+    category = models.CharField(max_length=20, choices=Category.choices)
+    difficulty = models.CharField(max_length=10, choices=Difficulty.choices)
     role = models.CharField(max_length=100, blank=True)
-    language = models.CharField(max_length=2, choices=LANGUAGE_CHOICES, default="es")
+    language = models.CharField(max_length=2, choices=Language.choices, default="es")
     requested_model = models.CharField(max_length=200, blank=True, help_text="The model the caller asked for.")
 
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)

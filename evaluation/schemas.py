@@ -9,21 +9,17 @@ from django.conf import settings
 from ninja import Schema
 from pydantic import Field, field_validator
 
+from .choices import CategoryValue, DifficultyValue, LanguageValue
 from .llm.schema import GradeResult, GradingRequest
 
 __all__ = [
     "EvaluationAccepted",
     "EvaluationFilters",
     "EvaluationIn",
-    "EvaluationListOut",
     "EvaluationOut",
     "GradeResult",
     "HealthOut",
 ]
-
-Category = Literal["technical", "soft_skills"]
-Difficulty = Literal["junior", "mid", "senior"]
-Language = Literal["es", "en"]
 
 
 class EvaluationIn(Schema):
@@ -31,10 +27,10 @@ class EvaluationIn(Schema):
     answer: str = Field(description="The candidate's answer (untrusted text).")
     expected_concepts: list[str] = Field(default_factory=list, max_length=50)
     keywords: list[str] = Field(default_factory=list, max_length=50)
-    category: Category = "technical"
-    difficulty: Difficulty = "mid"
+    category: CategoryValue = "technical"
+    difficulty: DifficultyValue = "mid"
     role: str = Field(default="", max_length=100)
-    language: Language = "es"
+    language: LanguageValue = "es"
     model: str | None = Field(default=None, max_length=200, description="Override the configured LLM model.")
 
     @field_validator("question")
@@ -94,17 +90,10 @@ class EvaluationOut(Schema):
 class EvaluationFilters(Schema):
     status: Literal["pending", "running", "done", "failed"] | None = None
     source: Literal["llm", "heuristic"] | None = None
-    category: Category | None = None
-    difficulty: Difficulty | None = None
-    language: Language | None = None
+    category: CategoryValue | None = None
+    difficulty: DifficultyValue | None = None
+    language: LanguageValue | None = None
     model: str | None = Field(default=None, max_length=200)
-    page: int = Field(default=1, ge=1)
-    page_size: int = Field(default=20, ge=1, le=100)
-
-
-class EvaluationListOut(Schema):
-    items: list[EvaluationOut]
-    count: int
 
 
 class ComponentHealth(Schema):

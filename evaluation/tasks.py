@@ -1,24 +1,17 @@
+"""The grading task, on the `evaluation` queue (the default one), beside live traffic."""
+
 from __future__ import annotations
 
 from celery import shared_task
-from django.db import InterfaceError, OperationalError
+
+from ready4hire.tasks import JobTask
 
 from .services import evaluation_fail, evaluation_run
 
 
-@shared_task(
-    bind=True,
-    autoretry_for=(OperationalError, InterfaceError),
-    retry_backoff=True,
-    retry_backoff_max=60,
-    max_retries=5,
-)
-def evaluation_run_task(self, evaluation_id: int) -> None:
+# Live grading retries more often, and sooner, than the long training jobs.
+@shared_task(base=JobTask, queue="evaluation", fail_with=evaluation_fail, max_retries=5, retry_backoff_max=60)
+def evaluation_run_task(evaluation_id: int) -> None:
     """Grade one stored evaluation. LLM faults are handled inside (retry, then heuristic); only database
     hiccups are retried here, and a final failure is recorded on the row."""
-    try:
-        evaluation_run(evaluation_id=evaluation_id)
-    except (OperationalError, InterfaceError) as exc:
-        if self.request.retries >= self.max_retries:
-            evaluation_fail(evaluation_id=evaluation_id, error=f"gave up after {self.request.retries} retries: {exc}")
-        raise
+    evaluation_run(evaluation_id=evaluation_id)

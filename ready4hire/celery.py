@@ -1,3 +1,6 @@
+"""The Celery app: configured from Django's CELERY_* settings, finding each app's `tasks` module. Tasks name
+their queue on their decorator; beat's schedule is django-celery-beat rows (CELERY_BEAT_SCHEDULER)."""
+
 import os
 
 from celery import Celery

@@ -104,14 +104,13 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Each task names its queue on its decorator (evaluation, exports, training); this one takes the rest.
 CELERY_TASK_DEFAULT_QUEUE = "evaluation"
-CELERY_TASK_ROUTES = {
-    "evaluation.*": {"queue": "evaluation"},
-    "training.tasks.export_*": {"queue": "exports"},
-    "training.tasks.finetune_*": {"queue": "training"},
-}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = TIME_ZONE
+# Beat reads its schedule from the database (django-celery-beat): the periodic export and the scheduled
+# retraining are rows the migrations create, editable in the admin; the interval settings only seed them.
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 
 # --- Grading --------------------------------------------------------------------------------------------
 LLM_BACKEND = env.str("LLM_BACKEND", default="none").lower()
@@ -134,9 +133,6 @@ GRADING_MAX_ANSWER_CHARS = env.int("GRADING_MAX_ANSWER_CHARS", default=20_000)
 GRADING_MAX_QUESTION_CHARS = env.int("GRADING_MAX_QUESTION_CHARS", default=4_000)
 
 # --- Dataset exports ------------------------------------------------------------------------------------
-# Beat reads its schedule from the database (django-celery-beat), so the periodic export is editable in the
-# admin; the interval below only seeds it when the migration creates the periodic task.
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 DATASET_EXPORT_MIN_NEW_EXAMPLES = env.int("DATASET_EXPORT_MIN_NEW_EXAMPLES", default=100)
 DATASET_EXPORT_INTERVAL_MINUTES = env.int("DATASET_EXPORT_INTERVAL_MINUTES", default=60)
 DATASET_EXPORT_NAME = env.str("DATASET_EXPORT_NAME", default="ready4hire")
@@ -160,19 +156,11 @@ PROMOTION_GATE_MIN_SCHEMA_VALID = env.float("PROMOTION_GATE_MIN_SCHEMA_VALID", d
 PROMOTION_GATE_QWK_LOWER_ABOVE_BASE = env.bool("PROMOTION_GATE_QWK_LOWER_ABOVE_BASE", default=True)
 PROMOTION_GATE_MIN_QWK_IMPROVEMENT = env.float("PROMOTION_GATE_MIN_QWK_IMPROVEMENT", default=0.0)
 # Retraining on schedule: beat asks every interval whether the newest export has at least N more examples
-# than the last run's, and if so starts a fine-tune run like the last one on it (training queue).
+# than the last run's, and if so starts a fine-tune run like the last one on it (training queue). Beat's
+# periodic task runs either way and does nothing while the setting is off; the interval only seeds its row.
 FINETUNE_SCHEDULE_ENABLED = env.bool("FINETUNE_SCHEDULE_ENABLED", default=False)
 FINETUNE_SCHEDULE_MIN_NEW_EXAMPLES = env.int("FINETUNE_SCHEDULE_MIN_NEW_EXAMPLES", default=500)
 FINETUNE_SCHEDULE_INTERVAL_MINUTES = env.int("FINETUNE_SCHEDULE_INTERVAL_MINUTES", default=24 * 60)
-CELERY_TASK_ROUTES["training.tasks.comparison_*"] = {"queue": "training"}
-if FINETUNE_SCHEDULE_ENABLED:
-    CELERY_BEAT_SCHEDULE = {
-        **globals().get("CELERY_BEAT_SCHEDULE", {}),
-        "finetune-if-due": {
-            "task": "training.tasks.finetune_if_due_task",
-            "schedule": FINETUNE_SCHEDULE_INTERVAL_MINUTES * 60,
-        },
-    }
 
 # --- Modelfiles and Ollama model management --------------------------------------------------------------
 # The Ollama server Modelfiles are pushed to and models are listed, shown and deleted on: by default the
@@ -186,8 +174,6 @@ OLLAMA_ADMIN_RETRY_BACKOFF = env.float("OLLAMA_ADMIN_RETRY_BACKOFF", default=1.0
 # valid JSON and follow the grade schema.
 MODEL_VALIDATION_MIN_VALID_JSON = env.float("MODEL_VALIDATION_MIN_VALID_JSON", default=0.9)
 MODEL_VALIDATION_MIN_SCHEMA_VALID = env.float("MODEL_VALIDATION_MIN_SCHEMA_VALID", default=0.9)
-# Pushes upload multi-gigabyte files and validations grade a probe set: both stay off the grading workers.
-CELERY_TASK_ROUTES["training.tasks.modelfile_*"] = {"queue": "exports"}
 
 # --- Fine-tuning, GGUF and serving with llama.cpp ---------------------------------------------------------
 # Runs write under FINETUNE_OUTPUT_ROOT/run-<id>/ (empty: MEDIA_ROOT/finetune); the versions they register
@@ -206,10 +192,7 @@ LLAMA_CPP_DIR = env.str("LLAMA_CPP_DIR", default="")
 # (acks_late) to another worker only after the visibility timeout, so that timeout must exceed the longest
 # run, or a second worker would start training the same run while the first is still at it.
 FINETUNE_TASK_TIME_LIMIT = env.int("FINETUNE_TASK_TIME_LIMIT", default=12 * 3600)
-CELERY_BROKER_TRANSPORT_OPTIONS = {
-    **globals().get("CELERY_BROKER_TRANSPORT_OPTIONS", {}),
-    "visibility_timeout": FINETUNE_TASK_TIME_LIMIT + 3600,
-}
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": FINETUNE_TASK_TIME_LIMIT + 3600}
 # llama-cpp-python's OpenAI-compatible server, started on a free loopback port to serve a GGUF version.
 LLAMA_SERVER_STARTUP_TIMEOUT = env.float("LLAMA_SERVER_STARTUP_TIMEOUT", default=120.0)
 LLAMA_SERVER_N_CTX = env.int("LLAMA_SERVER_N_CTX", default=4096)

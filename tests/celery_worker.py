@@ -1,4 +1,5 @@
-"""Start and stop a real Celery worker process for a test, against the test database and Redis."""
+"""Start and stop a real Celery worker process for a test, against the test database and Redis, and wait for
+the job it was handed to finish."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from django.conf import settings
@@ -75,3 +77,13 @@ def running_worker(*, extra_env: dict[str, str], queues: str = "evaluation", tim
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+def job_wait(client: Any, url: str, *, timeout: float = 30.0) -> dict[str, Any]:
+    """GET `url` (a job's detail over the API) until the job is done or failed, or `timeout` passes: the last body."""
+    deadline = time.monotonic() + timeout
+    while True:
+        body = client.get(url).json()
+        if body["status"] in ("done", "failed") or time.monotonic() >= deadline:
+            return body
+        time.sleep(0.2)

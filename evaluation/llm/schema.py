@@ -12,6 +12,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+# The request's vocabularies are part of the contract; they are defined once, beside the models' choices.
+from ..choices import CATEGORIES as CATEGORIES
+from ..choices import DIFFICULTIES as DIFFICULTIES
+from ..choices import LANGUAGES as LANGUAGES
+
 PROMPT_VERSION = "2026.11-v1"
 
 BREAKDOWN_MAXIMA: dict[str, float] = {
@@ -70,11 +75,6 @@ def grade_json_schema() -> dict[str, Any]:
     """
     schema = GradeResult.model_json_schema()
     return _inline_refs(schema, schema.get("$defs", {}))
-
-
-CATEGORIES = ("technical", "soft_skills")
-DIFFICULTIES = ("junior", "mid", "senior")
-LANGUAGES = ("es", "en")
 
 
 class GradingRequest(BaseModel):

@@ -279,6 +279,46 @@ def test_coverage_is_named_in_the_justification():
         assert concept in result.justification
 
 
+def test_a_short_correct_answer_in_sentences_gets_a_sensible_score():
+    result = grade(
+        "backend-python-gil-en",
+        "The GIL is a mutex in CPython that lets only one thread execute Python bytecode at a time, so CPU-bound "
+        "threads don't run in parallel; use multiprocessing for CPU-bound work.",
+    )
+
+    assert result.score >= 5.0
+    assert "unrelated" not in result.justification
+    assert "Global Interpreter Lock" in result.concepts_covered
+
+
+def test_a_brief_answer_about_the_question_is_too_short_not_unrelated():
+    request = GradingRequest.normalised(
+        question="¿Qué es el GIL de Python?",
+        answer="Es un cerrojo global de CPython...",
+        expected_concepts=["GIL", "hilos", "multiprocessing"],
+        language="es",
+    )
+    result = heuristic_grade(request)
+
+    assert 0 < result.score <= 2.0
+    assert "breve" in result.justification
+    assert "relación" not in result.justification and "Nombra conceptos" not in result.justification
+
+
+@pytest.mark.parametrize(
+    "concept,answer",
+    [
+        ("Global Interpreter Lock", "Only one thread runs Python bytecode at a time because of the GIL."),
+        ("Cross-Origin Resource Sharing", "El servidor tiene que permitir el origen con las cabeceras de CORS."),
+        ("Core Web Vitals", "We watch the CWV of real users, LCP above all, before and after each release."),
+    ],
+)
+def test_a_concept_of_three_words_or_more_is_matched_by_its_initials(concept, answer):
+    request = GradingRequest.normalised(question="Explain it.", answer=answer, expected_concepts=[concept])
+
+    assert heuristic_grade(request).concepts_covered == [concept]
+
+
 def test_short_answers_are_capped_and_long_rambling_is_not_rewarded():
     key = "backend-python-gil-en"
     full = grade(key, reference(key)).score
@@ -351,4 +391,4 @@ def test_each_reference_answer_outranks_every_other_roles_reference():
 
 
 def test_model_name_is_versioned():
-    assert HEURISTIC_MODEL_NAME == "heuristic-v1"
+    assert HEURISTIC_MODEL_NAME == "heuristic-v2"

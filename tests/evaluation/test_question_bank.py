@@ -17,6 +17,8 @@ from evaluation.question_bank import (
     question_bank_load,
 )
 
+from .factories import QuestionFactory
+
 pytestmark = pytest.mark.django_db
 
 BANK = json.loads(DEFAULT_QUESTION_BANK_PATH.read_text(encoding="utf-8"))
@@ -93,7 +95,7 @@ def test_an_edited_entry_is_updated_in_place(tmp_path):
 
 
 def test_questions_not_in_the_file_are_left_alone(tmp_path):
-    Question.objects.create(key="custom-question-es", text="¿Por qué?", category="technical", difficulty="mid")
+    QuestionFactory(key="custom-question-es", text="¿Por qué?", language="es")
 
     question_bank_load(path=write(tmp_path, [entry()]))
 

@@ -9,33 +9,19 @@ from pathlib import Path
 from django.conf import settings
 
 from evaluation.llm.prompts import build_messages
-from evaluation.llm.schema import GradingRequest
 from tests.llm_servers import grade_for
-from training.models import DatasetExport, JobStatus, TrainingExample
+from training.models import DatasetExport, TrainingExample
 
-from .factories import TrainingExampleFactory, grade
+from .factories import DatasetExportFactory, TrainingExampleFactory, grade
 
 CONCEPTS = ["alpha", "beta"]
 # Answers and the score the fake server's `valid` mode gives each: 1 + 8 × concept coverage + words / 80.
 ANSWERS = {"alpha beta": 9.0, "alpha gamma": 5.0, "gamma delta": 1.0, "alpha": 5.0}
 
 
-def grading_request(example: TrainingExample) -> GradingRequest:
-    return GradingRequest.normalised(
-        question=example.question,
-        answer=example.answer,
-        expected_concepts=example.expected_concepts,
-        keywords=example.keywords,
-        category=example.category,
-        difficulty=example.difficulty,
-        role=example.role,
-        language=example.language,
-    )
-
-
 def fake_grade(example: TrainingExample) -> dict:
     """What the fake server's `valid` mode answers for this example."""
-    return grade_for(build_messages(grading_request(example)))
+    return grade_for(build_messages(example.grading_request()))
 
 
 def reviewed_example(
@@ -86,6 +72,4 @@ def dataset_export(
     files["manifest"] = _write(
         f"{directory}/manifest.json", {**manifest, **({"example_ids": ids} if ids_in == "manifest" else {})}
     )
-    return DatasetExport.objects.create(
-        version=version, status=JobStatus.DONE, train_count=len(train), val_count=len(val), files=files
-    )
+    return DatasetExportFactory(version=version, train_count=len(train), val_count=len(val), files=files)

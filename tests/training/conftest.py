@@ -1,3 +1,5 @@
+"""Fixtures of the training tests: the reviewers (group, user, logged-in client) and comparison settings."""
+
 from __future__ import annotations
 
 import importlib
@@ -33,3 +35,14 @@ def reviewer(django_user_model, reviewers_group):
 def reviewer_client(client, reviewer):
     client.force_login(reviewer)
     return client
+
+
+@pytest.fixture
+def comparison_settings(settings, media_root):
+    """Comparisons that reach only the loopback servers a test names: no default LLM, no retries or backoff,
+    and fewer bootstrap resamples than production."""
+    settings.LLM_BACKEND = "none"
+    settings.LLM_RETRY_BACKOFF = 0
+    settings.LLM_MAX_RETRIES = 0
+    settings.COMPARISON_BOOTSTRAP_RESAMPLES = 200
+    return settings

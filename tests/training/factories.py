@@ -1,3 +1,6 @@
+"""Factories for the training app's rows: training examples with a schema-valid grade, finished dataset exports
+and fine-tune runs; `grade()` builds the label alone."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -6,7 +9,7 @@ import factory
 
 from evaluation.llm.parsing import normalise_grade
 from evaluation.llm.schema import PROMPT_VERSION
-from training.models import TrainingExample
+from training.models import DatasetExport, FineTuneRun, JobStatus, TrainingExample
 from training.text import content_hash
 
 
@@ -43,3 +46,22 @@ class TrainingExampleFactory(factory.django.DjangoModelFactory):
     model = "llama3.2:3b"
     prompt_version = PROMPT_VERSION
     content_hash = factory.LazyAttribute(lambda example: content_hash(question=example.question, answer=example.answer))
+
+
+class DatasetExportFactory(factory.django.DjangoModelFactory):
+    """A finished export row; the tests that read its files write them and pass `files`."""
+
+    class Meta:
+        model = DatasetExport
+
+    version = factory.Sequence(lambda n: n + 1)
+    status = JobStatus.DONE
+
+
+class FineTuneRunFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = FineTuneRun
+
+    dataset_export = factory.SubFactory(DatasetExportFactory)
+    base_model = "/models/tiny"
+    status = JobStatus.DONE

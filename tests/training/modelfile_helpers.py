@@ -11,14 +11,14 @@ from django.conf import settings
 
 from evaluation.llm.schema import PROMPT_VERSION, GradingRequest
 from training.formats import format_example
-from training.models import DatasetExport, JobStatus
+from training.models import DatasetExport
 from training.selectors.exports import score_bucket_index
 
-from .factories import grade
+from .factories import DatasetExportFactory, grade
 
 
-def use_ollama(django_settings, server_url: str, media_root: Path) -> None:
-    """Point the services at `server_url`, fail fast (no retries, no backoff), write files under `media_root`."""
+def use_ollama(django_settings, server_url: str) -> None:
+    """Point the services at `server_url` and fail fast (no retries, no backoff)."""
     django_settings.OLLAMA_ADMIN_URL = server_url
     django_settings.OLLAMA_ADMIN_MAX_RETRIES = 0
     django_settings.OLLAMA_ADMIN_RETRY_BACKOFF = 0.0
@@ -26,7 +26,6 @@ def use_ollama(django_settings, server_url: str, media_root: Path) -> None:
     django_settings.LLM_MAX_RETRIES = 0
     django_settings.LLM_RETRY_BACKOFF = 0.0
     django_settings.LLM_TIMEOUT = 5.0
-    django_settings.MEDIA_ROOT = str(media_root)
 
 
 def example_line(fmt: str, *, score: float, language: str, index: int) -> str:
@@ -51,12 +50,11 @@ def write_export(
     )
     path.write_text(text, encoding="utf-8")
     data = path.read_bytes()
-    return DatasetExport.objects.create(
+    return DatasetExportFactory(
         name=name,
         version=version,
         format=fmt,
         seed=seed,
-        status=JobStatus.DONE,
         prompt_version=PROMPT_VERSION,
         train_count=len(rows),
         files={"train": {"path": relative.as_posix(), "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}},

@@ -8,6 +8,7 @@ from evaluation.llm.schema import GradingRequest
 from evaluation.models import Evaluation
 from evaluation.services import evaluation_submit
 from ready4hire.errors import InvalidInput
+from tests.evaluation.factories import EvaluationFactory
 from training.models import CollectionSettings, TrainingExample
 from training.selectors import collection_settings_get
 from training.services import Collected, collection_settings_update, example_collect
@@ -184,8 +185,6 @@ def test_bad_collection_settings_are_refused_and_nothing_changes(changes, field)
 def test_an_unfinished_evaluation_is_not_collected():
     from training.services import example_collect_from_evaluation
 
-    evaluation = Evaluation.objects.create(
-        question_text="q", answer="a", category="technical", difficulty="mid", status=Evaluation.Status.FAILED
-    )
+    evaluation = EvaluationFactory(question_text="q", answer="a", status=Evaluation.Status.FAILED)
     assert example_collect_from_evaluation(evaluation=evaluation) is None
     assert not TrainingExample.objects.exists()

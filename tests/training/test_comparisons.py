@@ -16,19 +16,10 @@ from training.services import comparison_create, comparison_create_and_run, comp
 
 from .comparison_helpers import ANSWERS, dataset_export, fake_grade, reviewed_example
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("comparison_settings")]
 
 HUMAN = [8.0, 5.0, 2.0, 6.0]  # the reviewers' scores of the four ANSWERS, in order
 MODEL = list(ANSWERS.values())  # what a `valid` fake server gives them: 9, 5, 1, 5
-
-
-@pytest.fixture(autouse=True)
-def _settings(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path
-    settings.LLM_BACKEND = "none"
-    settings.LLM_RETRY_BACKOFF = 0
-    settings.LLM_MAX_RETRIES = 0
-    settings.COMPARISON_BOOTSTRAP_RESAMPLES = 200
 
 
 @pytest.fixture

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import time
 from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
+from tests.celery_worker import job_wait
 from tests.llm_servers import FakeOllamaServer, FakeOpenAIServer
 from training.models import ComparisonRun, JobStatus
 from training.services import comparison_create_and_run
@@ -22,12 +22,8 @@ HUMAN = [8.0, 5.0, 2.0, 6.0]
 
 
 @pytest.fixture(autouse=True)
-def _settings(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path
-    settings.LLM_BACKEND = "none"
-    settings.LLM_RETRY_BACKOFF = 0
-    settings.LLM_MAX_RETRIES = 0
-    settings.COMPARISON_BOOTSTRAP_RESAMPLES = 100
+def _settings(comparison_settings):
+    comparison_settings.COMPARISON_BOOTSTRAP_RESAMPLES = 100
 
 
 @pytest.fixture
@@ -214,11 +210,6 @@ def test_a_real_worker_on_the_training_queue_runs_the_comparison(celery_worker_f
     # Only the `training` queue is consumed: the comparison reaches the worker only if its route sends it there.
     with celery_worker_factory(extra_env={"COMPARISON_BOOTSTRAP_RESAMPLES": "100"}, queues="training"):
         accepted = api_client.post("/api/v1/comparisons", body, content_type="application/json").json()
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            detail = api_client.get(f"/api/v1/comparisons/{accepted['id']}").json()
-            if detail["status"] in ("done", "failed"):
-                break
-            time.sleep(0.2)
+        detail = job_wait(api_client, f"/api/v1/comparisons/{accepted['id']}")
     assert detail["status"] == "done", detail
     assert detail["report"]["models"]["ft"]["valid_json_rate"] == 0.75

@@ -7,7 +7,7 @@ import importlib.util
 
 import pytest
 
-from training.demo import DEMO_REVIEW_NOTE, demo_export, demo_finetune_and_compare, demo_modelfile, demo_review
+from training.demo.steps import DEMO_REVIEW_NOTE, demo_export, demo_finetune_and_compare, demo_modelfile, demo_review
 from training.finetune.deps import missing_train_packages
 from training.finetune.synthetic import synthetic_examples
 from training.models import JobStatus, ModelVersion, TrainingExample
@@ -18,8 +18,7 @@ from .factories import TrainingExampleFactory
 pytestmark = pytest.mark.django_db
 
 
-def test_review_export_and_modelfile_steps(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
+def test_review_export_and_modelfile_steps(settings, tmp_path, media_root):
     TrainingExampleFactory.create_batch(6, category="technical", source="heuristic")
     TrainingExampleFactory.create_batch(4, category="soft_skills", source="heuristic", language="es")
 
@@ -35,13 +34,12 @@ def test_review_export_and_modelfile_steps(settings, tmp_path):
     assert text.count("MESSAGE user") == modelfile.few_shot > 0
 
 
-def test_the_fine_tune_step_trains_registers_and_compares_both_models(settings, tmp_path):
+def test_the_fine_tune_step_trains_registers_and_compares_both_models(settings, media_root):
     missing = missing_train_packages()
     if missing:
         service_missing(f"needs the [train] extra (missing: {', '.join(missing)}): pip install -e '.[train]'")
     if importlib.util.find_spec("llama_cpp") is None:
         service_missing("needs llama-cpp-python: CMAKE_ARGS=-DLLAVA_BUILD=OFF pip install -e '.[serve]'")
-    settings.MEDIA_ROOT = tmp_path / "media"
     settings.FINETUNE_TINY_VOCAB_SIZE = 512
     settings.LLM_NUM_PREDICT = 48  # a few tokens are enough to see both servers answer
     for request, label in synthetic_examples(subsets=0)[:40]:

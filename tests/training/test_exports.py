@@ -15,19 +15,15 @@ from django_celery_beat.models import PeriodicTask
 
 from evaluation.llm.prompts import build_system_prompt
 from ready4hire.errors import InvalidInput
+from training.exports.filters import ExportFilters
+from training.exports.plan import export_plan
 from training.models import DatasetExport, JobStatus, TrainingExample
-from training.selectors import ExportFilters, dataset_preview
-from training.services import dataset_export_if_due, dataset_export_run, dataset_export_submit, export_plan
+from training.selectors import dataset_preview
+from training.services import dataset_export_if_due, dataset_export_run, dataset_export_submit
 
 from .factories import TrainingExampleFactory
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def media_root(settings, tmp_path) -> Path:
-    settings.MEDIA_ROOT = tmp_path / "media"
-    return settings.MEDIA_ROOT
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_root")]
 
 
 def approved(count: int, **fields) -> list[TrainingExample]:
@@ -385,7 +381,7 @@ def test_streaming_export_memory_does_not_grow_with_the_number_of_examples(setti
 
 
 def test_the_periodic_task_is_installed_for_beat():
-    task = PeriodicTask.objects.get(task="training.tasks.export_dataset_if_due_task")
+    task = PeriodicTask.objects.get(task="training.tasks.exports.export_dataset_if_due_task")
     assert task.enabled and task.interval is not None and task.queue == "exports"
 
 

@@ -10,7 +10,7 @@ from training.services import dataset_export_submit
 
 from .factories import TrainingExampleFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_root")]
 
 FORM = {
     "name": "ready4hire",
@@ -20,12 +20,6 @@ FORM = {
     "review_statuses": ["approved"],
     "sources": ["human", "llm"],
 }
-
-
-@pytest.fixture(autouse=True)
-def media_root(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
-    return settings.MEDIA_ROOT
 
 
 def test_the_form_previews_examples_without_exporting(admin_client):

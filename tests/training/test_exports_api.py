@@ -4,23 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
 
 import pytest
 
+from tests.celery_worker import job_wait
 from training.models import DatasetExport, JobStatus
 
 from .factories import TrainingExampleFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_root")]
 
 BASE = "/api/v1/datasets"
-
-
-@pytest.fixture(autouse=True)
-def media_root(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
-    return settings.MEDIA_ROOT
 
 
 def post(client, body):
@@ -121,11 +115,6 @@ def test_a_real_worker_on_the_exports_queue_writes_the_export(celery_worker_fact
     # Only the `exports` queue is consumed: the export reaches the worker only if its route sends it there.
     with celery_worker_factory(extra_env={"MEDIA_ROOT": str(media_root)}, queues="exports"):
         accepted = post(api_client, {"name": "queued"}).json()
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            body = api_client.get(f"{BASE}/{accepted['id']}").json()
-            if body["status"] in ("done", "failed"):
-                break
-            time.sleep(0.2)
+        body = job_wait(api_client, f"{BASE}/{accepted['id']}")
     assert body["status"] == "done", body
     assert (media_root / body["files"]["train"]["path"]).is_file()

@@ -20,16 +20,11 @@ from training.selectors.exports import dataset_export_file_path
 from training.services.finetune import finetune_run_create, finetune_run_execute
 
 from ..conftest import service_missing
+from .factories import FineTuneRunFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_root")]
 
 API = "/api/v1/finetune-runs"
-
-
-@pytest.fixture(autouse=True)
-def media_root(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
-    return settings.MEDIA_ROOT
 
 
 @pytest.fixture(scope="module")
@@ -224,7 +219,7 @@ def test_the_api_refuses_bad_input_with_the_field(train_extra, api_client, expor
 
 
 def test_the_admin_shows_progress_metrics_outputs_and_log_read_only(admin_client, export):
-    run = FineTuneRun.objects.create(
+    run = FineTuneRunFactory(
         dataset_export=export,
         base_model="tiny (random-initialised)",
         init_tiny=True,
@@ -253,8 +248,10 @@ def test_a_queued_run_trains_on_the_training_queue(
 ):
     """The API's run goes through the Celery task (eager here) on the `training` queue, and ends done."""
     from ready4hire.celery import app as celery_app
+    from training.tasks.finetune import finetune_run_task
 
-    route = celery_app.amqp.router.route({}, "training.tasks.finetune_run_task")
+    # Routed as apply_async routes it: with the options the task's decorator gave it.
+    route = celery_app.amqp.router.route(finetune_run_task._get_exec_options(), finetune_run_task.name)
     assert route["queue"].name == "training"
     settings.FINETUNE_TINY_VOCAB_SIZE = 1024  # two steps on a model this small: the wiring, not the learning
 

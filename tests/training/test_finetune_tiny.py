@@ -34,13 +34,12 @@ NUM_PREDICT = 512
 
 
 @pytest.fixture
-def extras(settings, tmp_path) -> None:
+def extras(media_root) -> None:
     missing = missing_train_packages()
     if missing:
         service_missing(f"needs the [train] extra (missing: {', '.join(missing)}): pip install -e '.[train]'")
     if importlib.util.find_spec("llama_cpp") is None:
         service_missing("needs llama-cpp-python: CMAKE_ARGS=-DLLAVA_BUILD=OFF pip install -e '.[serve]'")
-    settings.MEDIA_ROOT = tmp_path / "media"
 
 
 def _grade_all(gguf_path: str, conversations: list[list[dict[str, str]]]) -> tuple[list[float | None], list[float]]:

@@ -23,8 +23,8 @@ MODELS = reverse("admin:training_modelfile_ollama_models")
 
 
 @pytest.fixture
-def ollama(settings, ollama_server: FakeOllamaServer, tmp_path: Path) -> FakeOllamaServer:
-    use_ollama(settings, ollama_server.base_url, tmp_path / "media")
+def ollama(settings, ollama_server: FakeOllamaServer, media_root: Path) -> FakeOllamaServer:
+    use_ollama(settings, ollama_server.base_url)
     return ollama_server
 
 
@@ -120,8 +120,8 @@ def test_actions_queue_push_and_validation(admin_client, ollama, django_capture_
     assert first.validation_status == "failed" and first.validation["valid_json_rate"] == 0.0
 
 
-def test_a_failed_push_shows_its_error(admin_client, settings, tmp_path, django_capture_on_commit_callbacks) -> None:
-    use_ollama(settings, closed_port_url(), tmp_path / "media")
+def test_a_failed_push_shows_its_error(admin_client, settings, media_root, django_capture_on_commit_callbacks) -> None:
+    use_ollama(settings, closed_port_url())
     modelfile = modelfile_build(name="ready4hire:v1", base=DEFAULT_MODEL)
     with django_capture_on_commit_callbacks(execute=True):
         admin_client.post(CHANGELIST, {"action": "push_selected", "_selected_action": [modelfile.pk]})
@@ -149,8 +149,8 @@ def test_the_ollama_models_page_lists_shows_and_deletes_after_confirmation(admin
     assert modelfile.push_status == "not_pushed"
 
 
-def test_the_ollama_models_page_explains_an_unreachable_server(admin_client, settings, tmp_path) -> None:
-    use_ollama(settings, closed_port_url(), tmp_path / "media")
+def test_the_ollama_models_page_explains_an_unreachable_server(admin_client, settings, media_root) -> None:
+    use_ollama(settings, closed_port_url())
     response = admin_client.get(MODELS)
     assert response.status_code == 200 and response.context["models"] == []
     assert "Listing the models on" in messages_of(response)[0]

@@ -21,8 +21,8 @@ BASE = "/api/v1/modelfiles"
 
 
 @pytest.fixture
-def ollama(settings, ollama_server: FakeOllamaServer, tmp_path: Path) -> FakeOllamaServer:
-    use_ollama(settings, ollama_server.base_url, tmp_path / "media")
+def ollama(settings, ollama_server: FakeOllamaServer, media_root: Path) -> FakeOllamaServer:
+    use_ollama(settings, ollama_server.base_url)
     return ollama_server
 
 

@@ -18,8 +18,8 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def ollama(settings, ollama_server: FakeOllamaServer, tmp_path: Path) -> FakeOllamaServer:
-    use_ollama(settings, ollama_server.base_url, tmp_path / "media")
+def ollama(settings, ollama_server: FakeOllamaServer, media_root: Path) -> FakeOllamaServer:
+    use_ollama(settings, ollama_server.base_url)
     return ollama_server
 
 
@@ -85,8 +85,8 @@ def test_push_model_names_the_bad_line(ollama, tmp_path: Path) -> None:
         run("push_model", str(path), "--name", "ready4hire:v1")
 
 
-def test_push_model_to_a_dead_server_fails_clearly(settings, tmp_path: Path) -> None:
-    use_ollama(settings, closed_port_url(), tmp_path / "media")
+def test_push_model_to_a_dead_server_fails_clearly(settings, tmp_path: Path, media_root: Path) -> None:
+    use_ollama(settings, closed_port_url())
     path = tmp_path / "Modelfile"
     path.write_text("FROM llama3.2:3b\n", encoding="utf-8")
     with pytest.raises(CommandError, match="Pushing ready4hire:v1 to .* failed: .*ConnectError"):

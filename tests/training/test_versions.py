@@ -8,6 +8,7 @@ from contextlib import contextmanager
 import pytest
 from django.contrib.admin.models import LogEntry
 from django.db import IntegrityError, transaction
+from django_celery_beat.models import PeriodicTask
 
 from evaluation.services import api_key_create
 from ready4hire.errors import InvalidInput, NotFound
@@ -25,9 +26,10 @@ from training.services import (
     model_version_retire,
 )
 from training.services.serving import ServedModel
-from training.tasks.versions import finetune_if_due_task
+from training.tasks.finetune import finetune_if_due_task
 
 from .comparison_helpers import ANSWERS, reviewed_example
+from .factories import DatasetExportFactory, FineTuneRunFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -97,8 +99,7 @@ def test_unknown_references_are_clear_errors():
         model_reference_resolve(ref="ready4hire:v2")
 
 
-def test_a_gguf_version_that_cannot_be_served_fails_the_comparison_with_the_reason(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path
+def test_a_gguf_version_that_cannot_be_served_fails_the_comparison_with_the_reason(tmp_path, media_root):
     for answer, score in ANSWERS.items():
         reviewed_example(answer, score)
     register(kind=ModelVersion.Kind.BASE, gguf_path=str(tmp_path / "missing.gguf"))
@@ -108,9 +109,8 @@ def test_a_gguf_version_that_cannot_be_served_fails_the_comparison_with_the_reas
         )
 
 
-def test_a_gguf_version_is_served_for_the_comparison_and_stopped_after(settings, tmp_path, monkeypatch):
+def test_a_gguf_version_is_served_for_the_comparison_and_stopped_after(media_root, monkeypatch):
     """llama.cpp's server stood in for by a loopback OpenAI-compatible server behind the same hook."""
-    settings.MEDIA_ROOT = tmp_path
     served: list[str] = []
     server = FakeOpenAIServer(models=("model",))
 
@@ -192,9 +192,8 @@ def test_retire_stops_a_version_and_is_idempotent(staff):
 
 
 @pytest.fixture
-def gated_versions(settings, tmp_path):
+def gated_versions(media_root):
     """v1 fails the gate (a quarter of its grades are broken), v2 passes it (its base only writes junk)."""
-    settings.MEDIA_ROOT = tmp_path
     for answer, score in ANSWERS.items():
         reviewed_example(answer, score)
     failing, passing = register("r4h-v1"), register("r4h-v2")
@@ -235,14 +234,14 @@ def test_a_version_that_passed_its_latest_gate_is_promoted(gated_versions):
 
 
 def export(version: int, examples: int, status: str = JobStatus.DONE) -> DatasetExport:
-    return DatasetExport.objects.create(version=version, status=status, train_count=examples, val_count=0)
+    return DatasetExportFactory(version=version, status=status, train_count=examples)
 
 
 def test_retraining_is_due_when_the_newest_export_has_enough_new_examples():
     assert finetune_due_check(min_new_examples=500).reason == "no finished dataset export yet"
     first = export(1, 1000)
     assert "start the first one by hand" in finetune_due_check(min_new_examples=500).reason
-    run = FineTuneRun.objects.create(dataset_export=first, base_model="/models/tiny", status=JobStatus.DONE)
+    run = FineTuneRunFactory(dataset_export=first)
     assert "already trained on" in finetune_due_check(min_new_examples=500).reason
 
     export(2, 1400)
@@ -253,36 +252,42 @@ def test_retraining_is_due_when_the_newest_export_has_enough_new_examples():
     due = finetune_due_check(min_new_examples=500)
     assert (due.due, due.export, due.last_run) == (True, newest, run)
 
-    FineTuneRun.objects.create(dataset_export=newest, base_model="/models/tiny", status=JobStatus.RUNNING)
+    FineTuneRunFactory(dataset_export=newest, status=JobStatus.RUNNING)
     assert finetune_due_check(min_new_examples=500).reason == "a fine-tune run is already pending or running"
+
+
+def test_the_scheduled_retraining_is_installed_for_beat_on_the_training_queue():
+    task = PeriodicTask.objects.get(task=finetune_if_due_task.name)
+    assert task.enabled and task.interval is not None and task.queue == finetune_if_due_task.queue == "training"
 
 
 def test_the_scheduled_task_does_nothing_while_the_schedule_is_off(settings):
     settings.FINETUNE_SCHEDULE_ENABLED = False
     first = export(1, 100)
-    FineTuneRun.objects.create(dataset_export=first, base_model="/models/tiny", status=JobStatus.DONE)
+    FineTuneRunFactory(dataset_export=first)
     export(2, 5000)
     assert finetune_if_due_task.delay().get() is None
     assert FineTuneRun.objects.count() == 1
 
 
-def test_the_scheduled_task_starts_a_run_like_the_last_one_on_the_new_export(settings, tmp_path):
+def test_the_scheduled_task_starts_a_run_like_the_last_one_on_the_new_export(settings, media_root):
     if missing_train_packages():
         pytest.skip("starting a fine-tune run needs the [train] extra")
-    settings.MEDIA_ROOT = tmp_path
     settings.FINETUNE_SCHEDULE_ENABLED = True
     settings.FINETUNE_SCHEDULE_MIN_NEW_EXAMPLES = 50
-    (tmp_path / "train.jsonl").write_text("{}\n", encoding="utf-8")
+    media_root.mkdir()
+    (media_root / "train.jsonl").write_text("{}\n", encoding="utf-8")
     files = {"train": {"path": "train.jsonl", "size": 3, "sha256": ""}}
-    first = DatasetExport.objects.create(version=1, status=JobStatus.DONE, train_count=100, files=files)
-    last = FineTuneRun.objects.create(
+    first = DatasetExportFactory(version=1, train_count=100, files=files)
+    last = FineTuneRunFactory(
         dataset_export=first,
+        base_model="",
         init_tiny=True,
         method=FineTuneRun.Method.FULL,
         hyperparameters={"max_steps": 25, "seed": 7},
         status=JobStatus.DONE,
     )
-    newest = DatasetExport.objects.create(version=2, status=JobStatus.DONE, train_count=160, files=files)
+    newest = DatasetExportFactory(version=2, train_count=160, files=files)
 
     run_id = finetune_if_due_task.delay().get()
 

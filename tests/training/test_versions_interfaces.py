@@ -21,8 +21,7 @@ Status = ModelVersion.Status
 
 
 @pytest.fixture(autouse=True)
-def _settings(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path
+def _settings(settings, media_root):
     settings.LLM_BACKEND = "none"
     settings.LLM_RETRY_BACKOFF = 0
     settings.COMPARISON_BOOTSTRAP_RESAMPLES = 100

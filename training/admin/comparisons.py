@@ -22,10 +22,11 @@ from django.utils.html import escape, format_html, format_html_join
 from evaluation.llm.schema import CATEGORIES
 from ready4hire.errors import DomainError
 
+from ..comparison_report import TABLE_COLUMNS, penalty_score
 from ..metrics import to_rating
 from ..models import ComparisonRun, DatasetExport, JobStatus
 from ..selectors.comparisons import ScorePoint, comparison_points
-from ..services.comparisons import TABLE_COLUMNS, comparison_create, penalty_score
+from ..services.comparisons import comparison_create
 
 MODELS_HELP = (
     "One model per line as LABEL=REF, the base first. REF: a server model name, NAME:vN (e.g. ready4hire:v3), "

@@ -17,17 +17,10 @@ from django.utils.html import format_html, format_html_join
 from evaluation.llm.schema import CATEGORIES, DIFFICULTIES, LANGUAGES
 from ready4hire.errors import DomainError, NotFound
 
+from ..exports.filters import DEFAULT_REVIEW_STATUSES, DEFAULT_SOURCES, MIN_SCORE_HELP, ExportFilters
 from ..formats import FORMATS
 from ..models import DatasetExport, JobStatus, TrainingExample
-from ..selectors.exports import (
-    DEFAULT_REVIEW_STATUSES,
-    DEFAULT_SOURCES,
-    EXPORT_FILES,
-    MIN_SCORE_HELP,
-    ExportFilters,
-    dataset_export_file_path,
-    dataset_preview,
-)
+from ..selectors.exports import EXPORT_FILES, dataset_export_file_path, dataset_preview
 from ..services.exports import dataset_export_submit
 
 PREVIEW_EXAMPLES = 3

@@ -18,17 +18,9 @@ from ready4hire.errors import DomainError
 
 from ..modelfile import PARAMETER_TYPES
 from ..models import DatasetExport, JobStatus, Modelfile
-from ..services.modelfiles import (
-    MAX_FEW_SHOT,
-    default_parameters,
-    modelfile_build,
-    modelfile_push_queue,
-    modelfile_validate_queue,
-    ollama_model_delete,
-    ollama_model_list,
-    ollama_model_show,
-    parameter_assignments_parse,
-)
+from ..services.modelfile_jobs import modelfile_push_queue, modelfile_validate_queue
+from ..services.modelfiles import MAX_FEW_SHOT, default_parameters, modelfile_build, parameter_assignments_parse
+from ..services.ollama_models import ollama_model_delete, ollama_model_list, ollama_model_show
 
 
 def _parameter_text(parameters: dict) -> str:

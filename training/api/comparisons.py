@@ -1,14 +1,17 @@
 """A/B comparisons (mounted at /api/v1/comparisons): start one, follow it, read its report."""
 
-from __future__ import annotations
-
+# Annotations stay evaluated (no `from __future__ import annotations`): ninja resolves a @paginate view's
+# string annotations in its own module, where the schemas are not defined.
 from django.http import HttpRequest
 from ninja import Query, Router, Status
+from ninja.pagination import paginate
 
-from ..schemas.comparisons import ComparisonDetailOut, ComparisonIn, ComparisonListFilters, ComparisonListOut
+from evaluation.auth import request_actor, require_permission
+from ready4hire.pagination import Pagination
+
+from ..schemas.comparisons import ComparisonDetailOut, ComparisonFilters, ComparisonIn, ComparisonOut
 from ..selectors.comparisons import comparison_get, comparison_list
 from ..services.comparisons import comparison_create
-from .examples import _require_perm
 
 router = Router(tags=["comparisons"])
 
@@ -17,7 +20,7 @@ router = Router(tags=["comparisons"])
 def comparison_start(request: HttpRequest, payload: ComparisonIn):
     """Queue a comparison of two or more models (the base first) on human-reviewed examples: an export's
     split (`dataset_id`) or approved examples matching `filters`. Poll `GET /comparisons/{id}` for the report."""
-    _require_perm(request, "training.add_comparisonrun")
+    require_permission(request, "training.add_comparisonrun")
     run = comparison_create(
         models=[(model.label, model.ref) for model in payload.models],
         dataset_export_id=payload.dataset_id,
@@ -27,17 +30,16 @@ def comparison_start(request: HttpRequest, payload: ComparisonIn):
         limit=payload.limit,
         seed=payload.seed,
         name=payload.name,
-        requested_by=request.auth,
+        requested_by=request_actor(request).principal,
     )
     return Status(202, run)
 
 
-@router.get("", response=ComparisonListOut)
-def comparisons(request: HttpRequest, query: Query[ComparisonListFilters]):
+@router.get("", response=list[ComparisonOut])
+@paginate(Pagination)
+def comparisons(request: HttpRequest, filters: Query[ComparisonFilters]):
     """Comparisons, newest first."""
-    runs = comparison_list(status=query.status)
-    start = (query.page - 1) * query.page_size
-    return {"items": list(runs[start : start + query.page_size]), "count": runs.count()}
+    return comparison_list(**filters.model_dump())
 
 
 @router.get("/{int:comparison_id}", response=ComparisonDetailOut)

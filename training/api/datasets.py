@@ -1,15 +1,15 @@
 """Dataset exports over the API, mounted at /api/v1/datasets by ready4hire.api (not under /training/)."""
 
-from __future__ import annotations
-
-from django.contrib.auth.models import AbstractBaseUser
+# Annotations stay evaluated (no `from __future__ import annotations`): ninja resolves a @paginate view's
+# string annotations in its own module, where the schemas are not defined.
 from django.http import FileResponse, HttpRequest
 from ninja import Query, Router, Status
+from ninja.pagination import paginate
 
-from evaluation.models import ApiKey
-from ready4hire.errors import Forbidden
+from evaluation.auth import request_actor, require_permission
+from ready4hire.pagination import Pagination
 
-from ..schemas.exports import DatasetExportIn, DatasetExportListOut, DatasetExportListQuery, DatasetExportOut
+from ..schemas.exports import DatasetExportFilters, DatasetExportIn, DatasetExportOut
 from ..selectors.exports import dataset_export_file_path, dataset_export_get, dataset_export_list
 from ..services.exports import dataset_export_submit
 
@@ -21,9 +21,8 @@ CONTENT_TYPES = {".jsonl": "application/x-ndjson", ".json": "application/json", 
 @router.post("", response={202: DatasetExportOut})
 def dataset_export_create(request: HttpRequest, payload: DatasetExportIn):
     """Start an export (the next version of `name`); a worker writes it. Poll the export for its progress."""
-    user = request.auth if isinstance(request.auth, AbstractBaseUser) else None
-    if user is not None and not user.has_perm("training.add_datasetexport"):
-        raise Forbidden("Your account lacks the 'training.add_datasetexport' permission.")
+    require_permission(request, "training.add_datasetexport")
+    actor = request_actor(request)
     export = dataset_export_submit(
         name=payload.name,
         fmt=payload.format,
@@ -31,18 +30,17 @@ def dataset_export_create(request: HttpRequest, payload: DatasetExportIn):
         train_share=payload.train_share,
         seed=payload.seed,
         balance_categories=payload.balance_categories,
-        requested_by=user,
-        requested_by_key=request.auth if isinstance(request.auth, ApiKey) else None,
+        requested_by=actor.user,
+        requested_by_key=actor.api_key,
     )
     return Status(202, export)
 
 
-@router.get("", response=DatasetExportListOut)
-def dataset_exports(request: HttpRequest, query: Query[DatasetExportListQuery]):
+@router.get("", response=list[DatasetExportOut])
+@paginate(Pagination)
+def dataset_exports(request: HttpRequest, filters: Query[DatasetExportFilters]):
     """Exports, newest first, paginated (`page`, `page_size`)."""
-    exports = dataset_export_list(name=query.name, status=query.status)
-    start = (query.page - 1) * query.page_size
-    return {"items": list(exports[start : start + query.page_size]), "count": exports.count()}
+    return dataset_export_list(**filters.model_dump())
 
 
 @router.get("/{int:export_id}", response=DatasetExportOut)

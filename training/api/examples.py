@@ -1,12 +1,16 @@
-from __future__ import annotations
+"""Curation over the API (mounted at /api/v1/training/): statistics, the examples and their review, and the
+collection settings."""
 
-from django.contrib.auth.models import AbstractBaseUser
+# Annotations stay evaluated (no `from __future__ import annotations`): ninja resolves a @paginate view's
+# string annotations in its own module, where the schemas are not defined.
 from django.http import HttpRequest
 from ninja import Query, Router
+from ninja.pagination import paginate
 
-from ready4hire.errors import Forbidden
+from evaluation.auth import request_actor, require_permission
+from ready4hire.pagination import Pagination
 
-from ..schemas import CollectionSettingsIO, ExampleFilters, ExampleListOut, ExampleOut, ReviewIn, TrainingStatsOut
+from ..schemas import CollectionSettingsIO, ExampleFilters, ExampleOut, ReviewIn, TrainingStatsOut
 from ..selectors import collection_settings_get, example_get, example_list, training_stats
 from ..services import (
     collection_settings_update,
@@ -19,24 +23,16 @@ from ..services import (
 router = Router(tags=["training"])
 
 
-def _require_perm(request: HttpRequest, permission: str) -> None:
-    """API keys belong to trusted programs; a staff session needs the same permission as in the admin."""
-    user = request.auth
-    if isinstance(user, AbstractBaseUser) and not user.has_perm(permission):
-        raise Forbidden(f"Your account lacks the '{permission}' permission.")
-
-
 @router.get("stats", response=TrainingStatsOut)
 def stats(request: HttpRequest):
     return training_stats()
 
 
-@router.get("examples", response=ExampleListOut)
+@router.get("examples", response=list[ExampleOut])
+@paginate(Pagination)
 def examples(request: HttpRequest, filters: Query[ExampleFilters]):
     """Training examples, newest first, filtered and paginated (`page`, `page_size`)."""
-    matching = example_list(**filters.model_dump(exclude={"page", "page_size"}))
-    start = (filters.page - 1) * filters.page_size
-    return {"items": list(matching[start : start + filters.page_size]), "count": matching.count()}
+    return example_list(**filters.model_dump())
 
 
 @router.get("examples/{int:example_id}", response=ExampleOut)
@@ -47,8 +43,8 @@ def example_detail(request: HttpRequest, example_id: int):
 @router.post("examples/{int:example_id}/review", response=ExampleOut)
 def example_review(request: HttpRequest, example_id: int, payload: ReviewIn):
     """Approve, reject, correct (score, breakdown or a full label) or send an example back to the queue."""
-    _require_perm(request, "training.change_trainingexample")
-    common = {"example_id": example_id, "reviewer": request.auth, "note": payload.note}
+    require_permission(request, "training.change_trainingexample")
+    common = {"example_id": example_id, "reviewer": request_actor(request).principal, "note": payload.note}
     if payload.action == "approve":
         example_approve(**common)
     elif payload.action == "reject":
@@ -82,6 +78,5 @@ def collection(request: HttpRequest):
 
 @router.put("collection", response=CollectionSettingsIO)
 def collection_update(request: HttpRequest, payload: CollectionSettingsIO):
-    _require_perm(request, "training.change_collectionsettings")
-    user = request.auth if isinstance(request.auth, AbstractBaseUser) else None
-    return _settings_out(collection_settings_update(**payload.model_dump(), updated_by=user))
+    require_permission(request, "training.change_collectionsettings")
+    return _settings_out(collection_settings_update(**payload.model_dump(), updated_by=request_actor(request).user))

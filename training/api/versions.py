@@ -5,10 +5,11 @@ from __future__ import annotations
 from django.http import HttpRequest
 from ninja import Query, Router
 
+from evaluation.auth import request_actor, require_permission
+
 from ..schemas.versions import ModelVersionFilters, ModelVersionOut, PromoteIn, RetireIn
 from ..selectors.versions import model_version_get, model_version_list
 from ..services.versions import model_version_promote, model_version_retire
-from .examples import _require_perm
 
 router = Router(tags=["model versions"])
 
@@ -22,10 +23,10 @@ def model_versions(request: HttpRequest, filters: Query[ModelVersionFilters]):
 def model_version_promote_endpoint(request: HttpRequest, version_id: int, payload: PromoteIn):
     """Make the version the active grader of a category, retiring the one it replaces. 409 when it failed the
     promotion gate of its latest comparison, unless `force` (recorded with the note)."""
-    _require_perm(request, "training.change_modelversion")
+    require_permission(request, "training.change_modelversion")
     return model_version_promote(
         version=model_version_get(version_id=version_id),
-        user=request.auth,
+        user=request_actor(request).principal,
         category=payload.category,
         force=payload.force,
         note=payload.note,
@@ -34,5 +35,7 @@ def model_version_promote_endpoint(request: HttpRequest, version_id: int, payloa
 
 @router.post("/{int:version_id}/retire", response=ModelVersionOut)
 def model_version_retire_endpoint(request: HttpRequest, version_id: int, payload: RetireIn):
-    _require_perm(request, "training.change_modelversion")
-    return model_version_retire(version=model_version_get(version_id=version_id), user=request.auth, note=payload.note)
+    require_permission(request, "training.change_modelversion")
+    return model_version_retire(
+        version=model_version_get(version_id=version_id), user=request_actor(request).principal, note=payload.note
+    )

@@ -1,3 +1,5 @@
+"""The training example: a graded answer kept for training, and what reviewers decided about it."""
+
 from __future__ import annotations
 
 from django.conf import settings
@@ -5,8 +7,8 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
+from evaluation.choices import Category, Difficulty, Language
 from evaluation.llm.schema import GradingRequest
-from evaluation.models import CATEGORY_CHOICES, DIFFICULTY_CHOICES, LANGUAGE_CHOICES
 
 
 class TrainingExample(models.Model):
@@ -38,10 +40,10 @@ class TrainingExample(models.Model):
     answer = models.TextField()
     expected_concepts = models.JSONField(default=list, blank=True)
     keywords = models.JSONField(default=list, blank=True)
-    category = models.CharField(max_length=20, choices=CATEGORY_CHOICES)
-    difficulty = models.CharField(max_length=10, choices=DIFFICULTY_CHOICES)
+    category = models.CharField(max_length=20, choices=Category.choices)
+    difficulty = models.CharField(max_length=10, choices=Difficulty.choices)
     role = models.CharField(max_length=100, blank=True)
-    language = models.CharField(max_length=2, choices=LANGUAGE_CHOICES, default="es")
+    language = models.CharField(max_length=2, choices=Language.choices, default="es")
 
     label = models.JSONField(help_text="The training target: the full grade (score, breakdown, justification, ...).")
     score = models.FloatField(validators=[MinValueValidator(0), MaxValueValidator(10)])

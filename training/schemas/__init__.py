@@ -1,11 +1,13 @@
-"""API schemas of the training app, one module per area; import them from here."""
+"""API schemas of the training app, one module per area; import them from here.
+
+Names follow one scheme: `XIn` request bodies, `XOut` responses, `XFilters` list query parameters (the
+page and page size come from `ready4hire.pagination`)."""
 
 from .comparisons import (
     ComparisonDetailOut,
+    ComparisonExamplesIn,
     ComparisonFilters,
     ComparisonIn,
-    ComparisonListFilters,
-    ComparisonListOut,
     ComparisonOut,
     ContenderIn,
 )
@@ -13,55 +15,42 @@ from .examples import (
     CORRECTION_FIELDS,
     CollectionSettingsIO,
     ExampleFilters,
-    ExampleListOut,
     ExampleOut,
     ReviewIn,
     TrainingStatsOut,
 )
-from .exports import DatasetExportIn, DatasetExportListOut, DatasetExportListQuery, DatasetExportOut
-from .finetune import FineTuneRunDetailOut, FineTuneRunIn, FineTuneRunListOut, FineTuneRunListQuery, FineTuneRunOut
-from .modelfiles import (
-    ModelfileIn,
-    ModelfileListOut,
-    ModelfileListQuery,
-    ModelfileOut,
-    ModelfilePushIn,
-    ModelfileSummaryOut,
-)
+from .exports import DatasetExportFilters, DatasetExportIn, DatasetExportOut
+from .finetune import FineTuneRunDetailOut, FineTuneRunFilters, FineTuneRunIn, FineTuneRunOut
+from .modelfiles import ModelfileFilters, ModelfileIn, ModelfileOut, ModelfilePushIn, ModelfileSummaryOut
 from .versions import ModelVersionFilters, ModelVersionOut, PromoteIn, RetireIn
 
 __all__ = [
     "CORRECTION_FIELDS",
     "CollectionSettingsIO",
     "ExampleFilters",
-    "ExampleListOut",
     "ExampleOut",
     "ReviewIn",
     "TrainingStatsOut",
     "ComparisonDetailOut",
+    "ComparisonExamplesIn",
     "ComparisonFilters",
     "ComparisonIn",
-    "ComparisonListFilters",
-    "ComparisonListOut",
     "ComparisonOut",
     "ContenderIn",
     "ModelVersionFilters",
     "ModelVersionOut",
     "PromoteIn",
     "RetireIn",
+    "DatasetExportFilters",
     "DatasetExportIn",
-    "DatasetExportListOut",
-    "DatasetExportListQuery",
     "DatasetExportOut",
+    "ModelfileFilters",
     "ModelfileIn",
-    "ModelfileListOut",
-    "ModelfileListQuery",
     "ModelfileOut",
     "ModelfilePushIn",
     "ModelfileSummaryOut",
     "FineTuneRunDetailOut",
+    "FineTuneRunFilters",
     "FineTuneRunIn",
-    "FineTuneRunListOut",
-    "FineTuneRunListQuery",
     "FineTuneRunOut",
 ]

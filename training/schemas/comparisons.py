@@ -6,9 +6,9 @@ from datetime import datetime
 from typing import Any, Literal
 
 from ninja import Schema
-from pydantic import Field, model_validator
+from pydantic import Field, create_model, model_validator
 
-from .examples import Category, Difficulty, Language, Source
+from .examples import ExampleFilters
 
 
 class ContenderIn(Schema):
@@ -20,23 +20,25 @@ class ContenderIn(Schema):
     )
 
 
-class ComparisonFilters(Schema):
-    """Which approved examples to compare on, when no dataset export is given."""
-
-    category: Category | None = None
-    difficulty: Difficulty | None = None
-    role: str | None = Field(default=None, max_length=100)
-    language: Language | None = None
-    source: Source | None = None
-    min_score: float | None = Field(default=None, ge=0, le=10)
-    max_score: float | None = Field(default=None, ge=0, le=10)
+# The list filters of the examples, less the review status (a comparison takes approved examples only) and the
+# text search.
+ComparisonExamplesIn = create_model(
+    "ComparisonExamplesIn",
+    __base__=Schema,
+    __doc__="Which approved examples to compare on, when no dataset export is given.",
+    **{
+        name: (field.annotation, field)
+        for name, field in ExampleFilters.model_fields.items()
+        if name not in ("review_status", "q")
+    },
+)
 
 
 class ComparisonIn(Schema):
     models: list[ContenderIn] = Field(min_length=2, max_length=8, description="The base first, then candidates.")
     dataset_id: int | None = Field(default=None, description="Compare on this export's split (its manifest).")
     split: Literal["train", "val"] = "val"
-    filters: ComparisonFilters | None = Field(default=None, description="Without a dataset: approved examples.")
+    filters: ComparisonExamplesIn | None = Field(default=None, description="Without a dataset: approved examples.")
     repeats: int = Field(default=1, ge=1, description="Grades per model and example (consistency, ICC).")
     limit: int | None = Field(default=None, ge=1, description="Compare on the first N examples only.")
     seed: int | None = Field(default=None, description="Generation seed of repeat 0 and bootstrap seed.")
@@ -92,12 +94,5 @@ class ComparisonDetailOut(ComparisonOut):
         return {key: value for key, value in (obj.filters or {}).items() if key != "example_ids"}
 
 
-class ComparisonListFilters(Schema):
+class ComparisonFilters(Schema):
     status: Literal["pending", "running", "done", "failed"] | None = None
-    page: int = Field(default=1, ge=1)
-    page_size: int = Field(default=20, ge=1, le=100)
-
-
-class ComparisonListOut(Schema):
-    items: list[ComparisonOut]
-    count: int

@@ -8,27 +8,23 @@ from typing import Any, Literal
 from ninja import Schema
 from pydantic import Field, model_validator
 
+from evaluation.choices import CategoryValue, DifficultyValue, LanguageValue
 from evaluation.llm.schema import GradeResult
 
-Category = Literal["technical", "soft_skills"]
-Difficulty = Literal["junior", "mid", "senior"]
-Language = Literal["es", "en"]
 Source = Literal["llm", "heuristic", "human"]
 ReviewStatus = Literal["pending", "approved", "rejected"]
 
 
 class ExampleFilters(Schema):
     review_status: ReviewStatus | None = None
-    category: Category | None = None
-    difficulty: Difficulty | None = None
+    category: CategoryValue | None = None
+    difficulty: DifficultyValue | None = None
     role: str | None = Field(default=None, max_length=100)
-    language: Language | None = None
+    language: LanguageValue | None = None
     source: Source | None = None
     min_score: float | None = Field(default=None, ge=0, le=10)
     max_score: float | None = Field(default=None, ge=0, le=10)
     q: str | None = Field(default=None, max_length=200, description="Text searched in the question and answer.")
-    page: int = Field(default=1, ge=1)
-    page_size: int = Field(default=20, ge=1, le=100)
 
 
 class ExampleOut(Schema):
@@ -58,11 +54,6 @@ class ExampleOut(Schema):
     @staticmethod
     def resolve_reviewed_by(obj) -> str | None:
         return obj.reviewer_name
-
-
-class ExampleListOut(Schema):
-    items: list[ExampleOut]
-    count: int
 
 
 CORRECTION_FIELDS = ("score", "breakdown", "label", "justification", "missing_concepts")

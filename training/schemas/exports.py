@@ -8,8 +8,11 @@ from typing import Any, Literal
 from ninja import Schema
 from pydantic import Field
 
-from ..selectors.exports import DEFAULT_REVIEW_STATUSES, DEFAULT_SOURCES, MIN_SCORE_HELP, ExportFilters
-from .examples import Category, Difficulty, Language, ReviewStatus, Source
+from evaluation.auth import Actor
+from evaluation.choices import CategoryValue, DifficultyValue, LanguageValue
+
+from ..exports.filters import DEFAULT_REVIEW_STATUSES, DEFAULT_SOURCES, MIN_SCORE_HELP, ExportFilters
+from .examples import ReviewStatus, Source
 
 Format = Literal["alpaca", "sharegpt", "messages"]
 
@@ -25,9 +28,9 @@ class DatasetExportIn(Schema):
         default=list(DEFAULT_REVIEW_STATUSES), description="Empty: every state."
     )
     min_score: float | None = Field(default=None, ge=0, le=10, description=MIN_SCORE_HELP)
-    categories: list[Category] = Field(default_factory=list, description="Empty: every category.")
-    difficulties: list[Difficulty] = Field(default_factory=list, description="Empty: every difficulty.")
-    languages: list[Language] = Field(default_factory=list, description="Empty: every language.")
+    categories: list[CategoryValue] = Field(default_factory=list, description="Empty: every category.")
+    difficulties: list[DifficultyValue] = Field(default_factory=list, description="Empty: every difficulty.")
+    languages: list[LanguageValue] = Field(default_factory=list, description="Empty: every language.")
 
     def export_filters(self) -> ExportFilters:
         return ExportFilters(
@@ -72,11 +75,7 @@ class DatasetExportOut(Schema):
 
     @staticmethod
     def resolve_requested_by(obj) -> str | None:
-        if obj.requested_by is not None:
-            return obj.requested_by.get_username()
-        if obj.requested_by_key is not None:
-            return f"API key {obj.requested_by_key.name}"
-        return None
+        return Actor(user=obj.requested_by, api_key=obj.requested_by_key).name
 
     @staticmethod
     def resolve_files(obj) -> dict[str, dict[str, Any]]:
@@ -85,13 +84,6 @@ class DatasetExportOut(Schema):
         }
 
 
-class DatasetExportListOut(Schema):
-    items: list[DatasetExportOut]
-    count: int
-
-
-class DatasetExportListQuery(Schema):
+class DatasetExportFilters(Schema):
     name: str | None = Field(default=None, max_length=100)
     status: Literal["pending", "running", "done", "failed"] | None = None
-    page: int = Field(default=1, ge=1)
-    page_size: int = Field(default=20, ge=1, le=100)

@@ -8,6 +8,8 @@ from typing import Any, Literal
 from ninja import Schema
 from pydantic import Field
 
+from evaluation.auth import Actor
+
 Method = Literal["full", "lora", "qlora"]
 RunStatus = Literal["pending", "running", "done", "failed"]
 
@@ -59,11 +61,7 @@ class FineTuneRunOut(Schema):
 
     @staticmethod
     def resolve_requested_by(obj) -> str | None:
-        if obj.requested_by is not None:
-            return obj.requested_by.get_username()
-        if obj.requested_by_key is not None:
-            return f"API key {obj.requested_by_key.name}"
-        return None
+        return Actor(user=obj.requested_by, api_key=obj.requested_by_key).name
 
 
 class FineTuneRunDetailOut(FineTuneRunOut):
@@ -73,13 +71,6 @@ class FineTuneRunDetailOut(FineTuneRunOut):
     log: str
 
 
-class FineTuneRunListOut(Schema):
-    items: list[FineTuneRunOut]
-    count: int
-
-
-class FineTuneRunListQuery(Schema):
+class FineTuneRunFilters(Schema):
     status: RunStatus | None = None
     dataset_export_id: int | None = None
-    page: int = Field(default=1, ge=1)
-    page_size: int = Field(default=50, ge=1, le=200)

@@ -9,6 +9,8 @@ from django.urls import reverse
 from ninja import Schema
 from pydantic import AliasChoices, Field
 
+from evaluation.choices import LanguageValue
+
 ParameterValue = float | int | str | list[str] | None
 
 
@@ -30,7 +32,7 @@ class ModelfileIn(Schema):
     )
     template: str | None = None
     license: str | None = None
-    language: Literal["es", "en"] = "es"
+    language: LanguageValue = "es"
     dataset_export_id: int | None = Field(default=None, description="The export few-shot MESSAGE pairs come from.")
     few_shot: int | None = Field(default=None, ge=0, le=10, description="Pairs to draw; 3 by default with an export.")
     push: bool = Field(default=False, description="Queue the push to the configured Ollama server.")
@@ -82,14 +84,7 @@ class ModelfileOut(ModelfileSummaryOut):
         return reverse("api-1:modelfile_download", kwargs={"modelfile_id": obj.pk})
 
 
-class ModelfileListQuery(Schema):
+class ModelfileFilters(Schema):
     name: str | None = Field(default=None, max_length=200)
     push_status: Literal["not_pushed", "pushed", "failed"] | None = None
     validation_status: Literal["not_run", "passed", "failed"] | None = None
-    page: int = Field(default=1, ge=1)
-    page_size: int = Field(default=20, ge=1, le=100)
-
-
-class ModelfileListOut(Schema):
-    items: list[ModelfileSummaryOut]
-    count: int

@@ -1,5 +1,6 @@
 """Read-side queries of the training app, one module per area; import them from here."""
 
+from ..exports.filters import MIN_SCORE_HELP, ExportFilters
 from .comparisons import (
     comparison_gate_for_version,
     comparison_get,
@@ -19,8 +20,6 @@ from .examples import (
 )
 from .exports import (
     EXPORT_FILES,
-    MIN_SCORE_HELP,
-    ExportFilters,
     dataset_export_file_path,
     dataset_export_get,
     dataset_export_list,

@@ -1,103 +1,25 @@
-"""Reads for dataset exports: the rows, which examples an export's filters select, and its files on disk."""
+"""Reads for dataset exports: which examples an export's filters select, the export rows, and their files on disk."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.db.models import Q, QuerySet
 from django.db.models.functions import Coalesce
-from pydantic import ValidationError
 
-from evaluation.llm.schema import CATEGORIES, DIFFICULTIES, LANGUAGES, GradingRequest
 from ready4hire.errors import InvalidInput, NotFound
 
-from ..formats import FORMATS, format_example
+from ..exports.filters import ExportFilters
+from ..exports.records import EXPORT_ROW_FIELDS, export_record
+from ..formats import FORMATS
 from ..models import DatasetExport, JobStatus, TrainingExample
 from .examples import SCORE_BUCKETS
 
 # The files an export writes, by the key the API and the admin use to download them.
 EXPORT_FILES = ("train", "val", "manifest", "dataset_info", "axolotl", "guide")
-DEFAULT_SOURCES = (TrainingExample.Source.HUMAN.value, TrainingExample.Source.LLM.value)
-DEFAULT_REVIEW_STATUSES = (TrainingExample.ReviewStatus.APPROVED.value,)
-MIN_SCORE_HELP = (
-    "Only examples scored at least this. Off by default, on purpose: dropping the low scores leaves a grader "
-    "that has never seen a weak answer graded low, so it learns never to give a low score."
-)
-_FILTER_CHOICES: dict[str, tuple[str, ...]] = {
-    "sources": tuple(TrainingExample.Source.values),
-    "review_statuses": tuple(TrainingExample.ReviewStatus.values),
-    "categories": CATEGORIES,
-    "difficulties": DIFFICULTIES,
-    "languages": LANGUAGES,
-}
-
-
-@dataclass(frozen=True)
-class ExportFilters:
-    """Which examples an export takes. An empty tuple means 'any'; the defaults are the curated examples."""
-
-    sources: tuple[str, ...] = DEFAULT_SOURCES
-    review_statuses: tuple[str, ...] = DEFAULT_REVIEW_STATUSES
-    min_score: float | None = None
-    categories: tuple[str, ...] = ()
-    difficulties: tuple[str, ...] = ()
-    languages: tuple[str, ...] = ()
-
-    def __post_init__(self) -> None:
-        # Sorted and de-duplicated, so the same selection is stored (and compared) the same way.
-        for name, allowed in _FILTER_CHOICES.items():
-            values = tuple(sorted(set(getattr(self, name) or ())))
-            unknown = [value for value in values if value not in allowed]
-            if unknown:
-                raise InvalidInput(
-                    f"Unknown {name.replace('_', ' ')}: {', '.join(unknown)}. Choose from {', '.join(allowed)}.",
-                    field=name,
-                )
-            object.__setattr__(self, name, values)
-        if self.min_score is not None and not 0 <= self.min_score <= 10:
-            raise InvalidInput(f"min_score must be between 0 and 10 (got {self.min_score}).", field="min_score")
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> ExportFilters:
-        """The filters stored on a DatasetExport row; missing keys take the defaults."""
-        return cls(
-            sources=tuple(data.get("sources", DEFAULT_SOURCES)),
-            review_statuses=tuple(data.get("review_statuses", DEFAULT_REVIEW_STATUSES)),
-            min_score=data.get("min_score"),
-            categories=tuple(data.get("categories", ())),
-            difficulties=tuple(data.get("difficulties", ())),
-            languages=tuple(data.get("languages", ())),
-        )
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "sources": list(self.sources),
-            "review_statuses": list(self.review_statuses),
-            "min_score": self.min_score,
-            "categories": list(self.categories),
-            "difficulties": list(self.difficulties),
-            "languages": list(self.languages),
-        }
-
-    def describe(self) -> str:
-        parts = [
-            f"{name.replace('_', ' ')} {', '.join(values)}"
-            for name, values in (
-                ("review_statuses", self.review_statuses),
-                ("sources", self.sources),
-                ("categories", self.categories),
-                ("difficulties", self.difficulties),
-                ("languages", self.languages),
-            )
-            if values
-        ]
-        if self.min_score is not None:
-            parts.append(f"score at least {self.min_score}")
-        return "; ".join(parts) or "all examples"
 
 
 def export_examples(*, filters: ExportFilters) -> QuerySet[TrainingExample]:
@@ -185,39 +107,6 @@ def dataset_export_last(*, name: str) -> DatasetExport | None:
         .order_by("-created_at", "-id")
         .first()
     )
-
-
-# The columns an export reads per example: what the prompt, the label and the counts need, nothing more.
-EXPORT_ROW_FIELDS = (
-    "id",
-    "question",
-    "answer",
-    "expected_concepts",
-    "keywords",
-    "category",
-    "difficulty",
-    "role",
-    "language",
-    "label",
-    "score",
-    "source",
-)
-
-
-def export_record(fmt: str, row: dict[str, Any]) -> dict[str, Any]:
-    """One example (a dict of EXPORT_ROW_FIELDS) as a training record in `fmt`, prompted as the live grader is.
-
-    The request is normalised exactly as a live grading request is, so training sees the served text.
-    """
-    request = GradingRequest.from_snapshot(row)
-    try:
-        return format_example(fmt, request=request, label=row["label"])
-    except ValidationError as exc:
-        raise InvalidInput(
-            f"Training example {row['id']} has a label that does not follow the output schema: "
-            f"{exc.errors()[0]['msg']}.",
-            field="label",
-        ) from None
 
 
 def dataset_preview(*, fmt: str, filters: ExportFilters, limit: int = 3) -> list[dict[str, Any]]:

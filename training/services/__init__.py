@@ -1,5 +1,6 @@
 """Curation services: collection, review, and JSONL import / export. Services write; selectors read."""
 
+from ..exports.plan import ExportPlan, export_plan
 from .collection import (
     Collected,
     CollectResult,
@@ -16,39 +17,34 @@ from .comparisons import (
     comparison_report,
     comparison_report_build,
     comparison_run,
-    comparison_table,
 )
-from .exports import (
-    ExportPlan,
-    dataset_export_fail,
-    dataset_export_if_due,
-    dataset_export_run,
-    dataset_export_submit,
-    export_plan,
+from .exports import dataset_export_fail, dataset_export_if_due, dataset_export_run, dataset_export_submit
+from .finetune import (
+    FinetuneDue,
+    finetune_due_check,
+    finetune_retrain_if_due,
+    finetune_run_create,
+    finetune_run_execute,
+    finetune_run_fail,
 )
-from .finetune import finetune_run_create, finetune_run_execute, finetune_run_fail
 from .jsonl import ImportReport, example_record, examples_export_jsonl, examples_import
+from .modelfile_jobs import modelfile_push_queue, modelfile_validate_queue
+from .modelfile_push import PushResult, modelfile_push, modelfile_push_file
+from .modelfile_validation import ValidationReport, model_validate, modelfile_validate, ollama_model_validate
 from .modelfiles import (
-    OllamaNotConfigured,
-    OllamaRefused,
-    OllamaUnavailable,
-    PushResult,
-    ValidationReport,
-    model_validate,
     modelfile_build,
     modelfile_build_from_latest_export,
     modelfile_default_path,
     modelfile_parameters,
-    modelfile_push,
-    modelfile_push_file,
-    modelfile_push_queue,
-    modelfile_validate,
-    modelfile_validate_queue,
+    parameter_assignments_parse,
+)
+from .ollama_models import (
+    OllamaNotConfigured,
+    OllamaRefused,
+    OllamaUnavailable,
     ollama_model_delete,
     ollama_model_list,
     ollama_model_show,
-    ollama_model_validate,
-    parameter_assignments_parse,
 )
 from .review import (
     example_approve,
@@ -59,10 +55,7 @@ from .review import (
     example_review_check,
 )
 from .versions import (
-    FinetuneDue,
     PromotionGateFailed,
-    finetune_due_check,
-    finetune_retrain_if_due,
     model_version_promote,
     model_version_register,
     model_version_retire,
@@ -99,7 +92,6 @@ __all__ = [
     "comparison_report",
     "comparison_report_build",
     "comparison_run",
-    "comparison_table",
     "FinetuneDue",
     "PromotionGateFailed",
     "finetune_due_check",

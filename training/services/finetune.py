@@ -1,4 +1,5 @@
-"""Fine-tune runs: create (validated), execute (claim → train → merge → GGUF → Modelfile → register), fail.
+"""Fine-tune runs: create (validated), execute (claim → train → merge → GGUF → Modelfile → register), fail,
+and retrain on schedule (a run like the last one, when the newest export has enough new examples).
 
 The training itself lives in `training.finetune` (the optional `[train]` extra) and is imported only when a
 run executes; creating a run checks that the extra is installed, so the command, the API and the admin say
@@ -12,6 +13,7 @@ import math
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -396,3 +398,68 @@ def finetune_run_fail(*, run_id: int, error: str, log: str | None = None) -> Non
     if log is not None:
         fields["log"] = log[-LOG_LIMIT:]
     _retrying_when_locked(lambda: FineTuneRun.objects.filter(pk=run_id).exclude(status=JobStatus.DONE).update(**fields))
+
+
+# --- retraining on schedule ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FinetuneDue:
+    """Whether a scheduled retraining should start now, and why (or why not)."""
+
+    due: bool
+    reason: str
+    export: DatasetExport | None = None
+    last_run: FineTuneRun | None = None
+    run: FineTuneRun | None = None  # the run started, by finetune_retrain_if_due
+
+
+def _example_count(export: DatasetExport) -> int:
+    return export.train_count + export.val_count
+
+
+def finetune_due_check(*, min_new_examples: int) -> FinetuneDue:
+    """Due when the newest finished export holds at least `min_new_examples` more examples than the export
+    of the last fine-tune run (the original's "re-train every 500–1000 evaluations").
+
+    Never due while a run is pending or running, nor before a first run: a retraining repeats the last
+    run's configuration on the new data, and the first configuration is a person's choice. The last run
+    counts even when it failed, so a failing configuration is not retried on the same data every day.
+    """
+    export = DatasetExport.objects.filter(status=JobStatus.DONE).order_by("-created_at", "-pk").first()
+    if export is None:
+        return FinetuneDue(False, "no finished dataset export yet")
+    if FineTuneRun.objects.filter(status__in=[JobStatus.PENDING, JobStatus.RUNNING]).exists():
+        return FinetuneDue(False, "a fine-tune run is already pending or running", export=export)
+    last_run = FineTuneRun.objects.select_related("dataset_export").order_by("-created_at", "-pk").first()
+    if last_run is None:
+        return FinetuneDue(False, "no earlier fine-tune run to repeat: start the first one by hand", export=export)
+    if last_run.dataset_export_id == export.pk:
+        return FinetuneDue(False, f"the last run already trained on export {export}", export, last_run)
+    new = _example_count(export) - _example_count(last_run.dataset_export)
+    if new < min_new_examples:
+        return FinetuneDue(
+            False,
+            f"export {export} has {new} more examples than the last run's; {min_new_examples} needed",
+            export,
+            last_run,
+        )
+    return FinetuneDue(True, f"export {export} has {new} more examples than the last run's", export, last_run)
+
+
+def finetune_retrain_if_due(*, min_new_examples: int) -> FinetuneDue:
+    """When `finetune_due_check` says so, start a run like the last one (base, method, hyper-parameters) on
+    the newest export, queued on the training queue once committed."""
+    due = finetune_due_check(min_new_examples=min_new_examples)
+    if not due.due:
+        return due
+    last = due.last_run
+    run = finetune_run_create(
+        dataset_export_id=due.export.pk,
+        base_model="" if last.init_tiny else last.base_model,
+        init_tiny=last.init_tiny,
+        method=last.method,
+        hyperparameters=last.hyperparameters,
+        enqueue=True,
+    )
+    return replace(due, run=run, reason=f"{due.reason}: started fine-tune run #{run.pk}")

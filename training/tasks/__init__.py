@@ -4,5 +4,4 @@ every area module is imported here."""
 from . import modelfiles  # noqa: F401  (registers the Modelfile push and validation tasks)
 from .comparisons import comparison_run_task  # noqa: F401  (registers it)
 from .exports import export_dataset_if_due_task, export_dataset_task  # noqa: F401  (registers them)
-from .finetune import finetune_run_task  # noqa: F401  (registers it)
-from .versions import finetune_if_due_task  # noqa: F401  (registers it)
+from .finetune import finetune_if_due_task, finetune_run_task  # noqa: F401  (registers them)

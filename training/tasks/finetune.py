@@ -1,5 +1,5 @@
-"""The fine-tune task. Named `training.tasks.finetune_*` (the module path would add `finetune.`), so
-CELERY_TASK_ROUTES sends it to the `training` queue, on the hosts with the GPUs and the `[train]` extra.
+"""Fine-tune tasks, on the `training` queue, on the hosts with the GPUs and the `[train]` extra: one run, and
+beat's retraining on schedule (a django-celery-beat row, see migration 0005).
 
 A run takes hours: its hard time limit comes from FINETUNE_TASK_TIME_LIMIT, and the Redis visibility
 timeout (CELERY_BROKER_TRANSPORT_OPTIONS) is longer still, so an unacknowledged run (acks_late) is not
@@ -8,29 +8,47 @@ handed to a second worker while the first is still training.
 
 from __future__ import annotations
 
+import logging
+
 from celery import shared_task
 from django.conf import settings
-from django.db import InterfaceError, OperationalError
 
-from ..services.finetune import finetune_run_execute, finetune_run_fail
+from ready4hire.errors import DomainError
+from ready4hire.tasks import JobTask
+
+from ..services.finetune import finetune_retrain_if_due, finetune_run_execute, finetune_run_fail
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(
-    name="training.tasks.finetune_run_task",
+    base=JobTask,
     bind=True,
-    autoretry_for=(OperationalError, InterfaceError),
-    retry_backoff=True,
-    retry_backoff_max=120,
-    max_retries=3,
+    queue="training",
+    fail_with=finetune_run_fail,
     time_limit=settings.FINETUNE_TASK_TIME_LIMIT,
     soft_time_limit=max(60, settings.FINETUNE_TASK_TIME_LIMIT - 300),
 )
 def finetune_run_task(self, run_id: int) -> None:
     """Execute one fine-tune run. The service records failures on the row and never trains a run twice;
     only a database hiccup before the run was claimed is retried."""
+    finetune_run_execute(run_id=run_id, celery_task_id=self.request.id or "")
+
+
+@shared_task(queue="training")
+def finetune_if_due_task() -> int | None:
+    """Start a fine-tune run when the newest export has enough new examples; returns the run's id.
+
+    The setting is read here: beat's periodic task stays in its database whether the setting is on or off.
+    """
+    if not settings.FINETUNE_SCHEDULE_ENABLED:
+        return None
     try:
-        finetune_run_execute(run_id=run_id, celery_task_id=self.request.id or "")
-    except (OperationalError, InterfaceError) as exc:
-        if self.request.retries >= self.max_retries:
-            finetune_run_fail(run_id=run_id, error=f"gave up after {self.request.retries} retries: {exc}")
-        raise
+        outcome = finetune_retrain_if_due(min_new_examples=settings.FINETUNE_SCHEDULE_MIN_NEW_EXAMPLES)
+    except DomainError as exc:
+        # A scheduled run cannot be started (the [train] extra is missing, the base model is gone): say why in
+        # the worker log and try again next time, rather than fail beat's task every interval.
+        logger.warning("Scheduled retraining not started: %s", exc)
+        return None
+    logger.info("Scheduled retraining: %s", outcome.reason)
+    return outcome.run.pk if outcome.run else None

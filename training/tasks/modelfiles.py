@@ -1,14 +1,17 @@
-"""Modelfile tasks: push to the Ollama server and validate the pushed model. Named `training.tasks.modelfile_*`
-(set explicitly, like the other areas' tasks) so CELERY_TASK_ROUTES keeps their long uploads and probe grades on
-the `exports` queue, off the grading workers."""
+"""Modelfile tasks: push to the Ollama server and validate the pushed model, on the `exports` queue: their long
+uploads and probe grades stay off the grading workers."""
 
 from __future__ import annotations
 
 from celery import shared_task
 
 from ready4hire.errors import DomainError
+from ready4hire.tasks import JobTask
 
-from ..services.modelfiles import OllamaUnavailable, modelfile_job_fail, modelfile_push, modelfile_validate
+from ..services.modelfile_jobs import modelfile_job_fail
+from ..services.modelfile_push import modelfile_push
+from ..services.modelfile_validation import modelfile_validate
+from ..services.ollama_models import OllamaUnavailable
 
 RETRY_BACKOFF_SECONDS = 30
 RETRY_BACKOFF_MAX_SECONDS = 600
@@ -29,7 +32,7 @@ def _retry_or_fail(task, modelfile_id: int, exc: OllamaUnavailable) -> None:
     raise task.retry(exc=exc, countdown=countdown)
 
 
-@shared_task(name="training.tasks.modelfile_push_task", bind=True, max_retries=5)
+@shared_task(base=JobTask, bind=True, queue="exports", fail_with=modelfile_job_fail, max_retries=5)
 def modelfile_push_task(self, modelfile_id: int, then_validate: bool = False) -> None:
     """Push one Modelfile (then queue its validation). Refusals are recorded on the row by the service and not
     retried: the same request would be refused again."""
@@ -41,7 +44,7 @@ def modelfile_push_task(self, modelfile_id: int, then_validate: bool = False) ->
         return
 
 
-@shared_task(name="training.tasks.modelfile_validate_task", bind=True, max_retries=5)
+@shared_task(base=JobTask, bind=True, queue="exports", fail_with=modelfile_job_fail, max_retries=5)
 def modelfile_validate_task(self, modelfile_id: int) -> None:
     """Grade the probe set with the Modelfile's model and store the report on the row."""
     try:

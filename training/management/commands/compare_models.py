@@ -1,16 +1,51 @@
+"""`manage.py compare_models`: run an A/B comparison in this process and print its report as a text table
+(`comparison_table`, which the demo prints too)."""
+
 from __future__ import annotations
 
 import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from ready4hire.errors import DomainError
+from training.comparison_report import TABLE_COLUMNS
 from training.models import TrainingExample
-from training.services import comparison_create_and_run, comparison_table
+from training.services import comparison_create_and_run
+
+
+def _cell(value: float | None, kind: str) -> str:
+    if value is None:
+        return "—"
+    return {"pct": f"{value:.1%}", "num": f"{value:.3f}", "int": f"{value:.0f}"}[kind]
+
+
+def comparison_table(report: dict[str, Any]) -> str:
+    """The report as a plain-text table, one row per model, then each candidate's improvement and gate."""
+    header = ["model", *(title for title, _, _ in TABLE_COLUMNS)]
+    rows = [
+        [label, *(_cell(figures.get(key), kind) for _, key, kind in TABLE_COLUMNS)]
+        for label, figures in report["models"].items()
+    ]
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    lines = [
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in [header, *rows]
+    ]
+    for label, improvement in report["improvement"].items():
+        qwk, mae = improvement["qwk"], improvement["mae"]
+        low, high = qwk["relative_ci"]
+        relative = "—" if qwk["relative"] is None else f"{qwk['relative']:+.1%}"
+        interval = "" if low is None else f" [95% CI {low:+.1%}, {high:+.1%}]"
+        mae_relative = "—" if mae["relative"] is None else f"{mae['relative']:+.1%}"
+        lines.append(f"{label} vs {improvement['over']}: QWK {relative}{interval}, MAE reduction {mae_relative}")
+        gate = report["gate"][label]
+        lines.append(f"  gate {'passed' if gate['passed'] else 'FAILED'}: {'; '.join(gate['reasons'])}")
+    return "\n".join(lines)
 
 
 def _model(value: str) -> tuple[str, str]:

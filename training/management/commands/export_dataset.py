@@ -5,9 +5,10 @@ import json
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from ready4hire.errors import DomainError
+from training.exports.filters import MIN_SCORE_HELP, ExportFilters
 from training.formats import FORMATS
 from training.models import JobStatus
-from training.selectors import MIN_SCORE_HELP, ExportFilters, dataset_export_paths, dataset_preview
+from training.selectors import dataset_export_paths, dataset_preview
 from training.services import dataset_export_submit
 
 # Filter options: comma-separated values, the option may also be repeated; the filter field each one sets.

@@ -1,11 +1,14 @@
-"""The steps `manage.py demo` runs after grading: collection, a demo review, an export, a Modelfile, a tiny
-fine-tune and a comparison of the fine-tuned model with its random-initialised base. Each step is a call to
-the same services the admin, the API and the commands use; this module only chains and describes them."""
+"""The steps `manage.py demo` runs: grading sample answers and a practice set, collection, a review labelled
+as the demo's, an export, a Modelfile, a tiny fine-tune and a comparison of the fine-tuned model with its
+random-initialised base. Each step is a call to the same services the admin, the API and the commands use;
+this module only chains them."""
 
 from __future__ import annotations
 
 import importlib.util
+import json
 import random
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -14,17 +17,17 @@ from pathlib import Path
 from evaluation.models import Question
 from evaluation.services import evaluation_submit
 
-from .finetune.deps import SERVE_INSTALL, missing_train_packages, train_extra_message
-from .models import ComparisonRun, DatasetExport, FineTuneRun, JobStatus, Modelfile, TrainingExample
-from .selectors import ExportFilters, collection_settings_get, dataset_export_paths, training_stats
-from .services import (
+from ..finetune.deps import SERVE_INSTALL, missing_train_packages, train_extra_message
+from ..models import ComparisonRun, DatasetExport, FineTuneRun, JobStatus, Modelfile, TrainingExample
+from ..selectors import ExportFilters, collection_settings_get
+from ..services import (
     collection_settings_update,
     comparison_create_and_run,
     dataset_export_submit,
     example_approve,
     modelfile_build_from_latest_export,
 )
-from .services.finetune import finetune_run_create, finetune_run_execute
+from ..services.finetune import finetune_run_create, finetune_run_execute
 
 DEMO_REVIEW_NOTE = "demo: approved automatically by `manage.py demo`, not by a human reviewer"
 
@@ -49,10 +52,78 @@ def demo_collection(*, enabled: bool) -> Iterator[bool]:
         collection_settings_update(sources=sources, min_score_threshold=threshold)
 
 
+@dataclass(frozen=True)
+class SampleGrade:
+    question: str
+    language: str
+    quality: str
+    score: float
+    source: str
+
+
+def _partial(reference: str) -> str:
+    """The first third of a reference answer's sentences: on topic, but incomplete."""
+    sentences = [s for s in re.split(r"(?<=[.!?])\s+", reference.strip()) if s]
+    return " ".join(sentences[: max(1, len(sentences) // 3)])
+
+
+def _pick_questions(count: int) -> list[Question]:
+    """A spread over language × category × difficulty, so the demo shows the bank's range."""
+    picked: list[Question] = []
+    groups = [
+        (lang, cat, diff)
+        for diff in ("mid", "senior", "junior")
+        for lang in ("es", "en")
+        for cat in ("technical", "soft_skills")
+    ]
+    for lang, cat, diff in groups:
+        question = (
+            Question.objects.filter(language=lang, category=cat, difficulty=diff).exclude(reference_answer="").first()
+        )
+        if question and question not in picked:
+            picked.append(question)
+        if len(picked) == count:
+            break
+    return picked
+
+
+def sample_answers_grade(*, count: int, grades_path: Path) -> list[SampleGrade]:
+    """Grade a strong, a partial and an off-topic answer to `count` bank questions, one JSON line per grade
+    written to `grades_path`, so the demo shows how the grader tells them apart."""
+    grades: list[SampleGrade] = []
+    with grades_path.open("w", encoding="utf-8") as out:
+        for index, question in enumerate(_pick_questions(count)):
+            # Off-topic: another question's good answer, from a different category, in the same language.
+            other = (
+                Question.objects.filter(language=question.language)
+                .exclude(category=question.category)
+                .exclude(reference_answer="")
+                .order_by("key")[index % 3 : index % 3 + 1]
+                .first()
+            )
+            samples = [("strong", question.reference_answer), ("partial", _partial(question.reference_answer))]
+            if other:
+                samples.append(("off-topic", other.reference_answer))
+            for quality, answer in samples:
+                evaluation = evaluation_submit(request=question.grading_request(answer), question=question, wait=True)
+                grades.append(
+                    SampleGrade(question.key, question.language, quality, evaluation.score, evaluation.source)
+                )
+                record = {
+                    "question": question.key,
+                    "quality": quality,
+                    "evaluation_id": evaluation.pk,
+                    "source": evaluation.source,
+                    "result": evaluation.result,
+                }
+                out.write(json.dumps(record, ensure_ascii=False) + "\n")
+    return grades
+
+
 def practice_set_grade(*, subsets: int = 3, seed: int = 0) -> int:
     """Grade answers of every quality to every bank question (what candidates would send), so the demo has
     enough graded examples to fine-tune on. Returns how many grades were made."""
-    from .finetune.synthetic import answer_variants
+    from ..finetune.synthetic import answer_variants
 
     questions = list(Question.objects.exclude(reference_answer="").order_by("key"))
     rng = random.Random(seed)
@@ -115,34 +186,3 @@ def demo_finetune_and_compare(*, export: DatasetExport, steps: int | None = None
         models=[("base", "tiny-base"), ("ft", "latest")], dataset_export_id=export.pk, split="val", limit=limit
     )
     return DemoModels(run=run, comparison=comparison)
-
-
-def export_lines(export: DatasetExport) -> list[str]:
-    lines = [f"{export} : {export.train_count} train / {export.val_count} validation examples"]
-    lines += [f"  {key:<12} {path}" for key, path in dataset_export_paths(export=export).items()]
-    return lines
-
-
-def _counts(counts: dict[str, int]) -> str:
-    return " · ".join(f"{name} {count}" for name, count in counts.items()) or "—"
-
-
-def stats_lines() -> list[str]:
-    """The collection statistics as a few lines of plain text, with a text histogram of the scores."""
-    stats = training_stats()
-    settings = collection_settings_get()
-    status = stats["by_review_status"]
-    lines = [
-        f"{stats['total_examples']} training examples: {status['pending']} pending review, "
-        f"{status['approved']} approved, {status['rejected']} rejected ({stats['reviewed_share']:.0%} reviewed)",
-        f"collection {'on' if settings.enabled else 'off'}: score ≥ {settings.min_score_threshold:g} from "
-        f"{', '.join(settings.sources) or 'no source'}",
-        f"by source:      {_counts(stats['by_source'])}",
-        f"by category:    {_counts(stats['by_category'])}",
-        f"by difficulty:  {_counts(stats['by_difficulty'])}",
-        "scores:",
-    ]
-    largest = max(stats["score_distribution"].values(), default=0) or 1
-    for bucket, count in stats["score_distribution"].items():
-        lines.append(f"  {bucket:>5}  {'█' * round(30 * count / largest):<30} {count}")
-    return lines

@@ -1,0 +1,38 @@
+"""The vocabularies of a grading request (category, difficulty, language), defined once.
+
+The models use the TextChoices; the API schemas use the Literal aliases (plain strings, an inline enum in the
+OpenAPI document); the output schema, selectors and validators use the value tuples. All three come from the
+same class, so they cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from django.db import models
+
+
+class Category(models.TextChoices):
+    TECHNICAL = "technical", "Technical"
+    SOFT_SKILLS = "soft_skills", "Soft skills"
+
+
+class Difficulty(models.TextChoices):
+    JUNIOR = "junior", "Junior"
+    MID = "mid", "Mid"
+    SENIOR = "senior", "Senior"
+
+
+class Language(models.TextChoices):
+    ES = "es", "Spanish"
+    EN = "en", "English"
+
+
+CATEGORIES: tuple[str, ...] = tuple(Category.values)
+DIFFICULTIES: tuple[str, ...] = tuple(Difficulty.values)
+LANGUAGES: tuple[str, ...] = tuple(Language.values)
+
+# Literal[a_tuple] is Literal[each value]: pydantic validates exactly these strings.
+CategoryValue = Literal[CATEGORIES]  # type: ignore[valid-type]
+DifficultyValue = Literal[DIFFICULTIES]  # type: ignore[valid-type]
+LanguageValue = Literal[LANGUAGES]  # type: ignore[valid-type]

@@ -1,0 +1,44 @@
+"""One example as a training record: the columns an export reads and the record a format makes of them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationError
+
+from evaluation.llm.schema import GradingRequest
+from ready4hire.errors import InvalidInput
+
+from ..formats import format_example
+
+# The columns an export reads per example: what the prompt, the label and the counts need, nothing more.
+EXPORT_ROW_FIELDS = (
+    "id",
+    "question",
+    "answer",
+    "expected_concepts",
+    "keywords",
+    "category",
+    "difficulty",
+    "role",
+    "language",
+    "label",
+    "score",
+    "source",
+)
+
+
+def export_record(fmt: str, row: dict[str, Any]) -> dict[str, Any]:
+    """One example (a dict of EXPORT_ROW_FIELDS) as a training record in `fmt`, prompted as the live grader is.
+
+    The request is normalised exactly as a live grading request is, so training sees the served text.
+    """
+    request = GradingRequest.from_snapshot(row)
+    try:
+        return format_example(fmt, request=request, label=row["label"])
+    except ValidationError as exc:
+        raise InvalidInput(
+            f"Training example {row['id']} has a label that does not follow the output schema: "
+            f"{exc.errors()[0]['msg']}.",
+            field="label",
+        ) from None

@@ -1,0 +1,43 @@
+"""Dataset exports: versioned, split snapshots of curated examples written as training files."""
+
+from __future__ import annotations
+
+from django.db import models
+
+from .jobs import Job
+
+
+class DatasetExport(Job):
+    """One versioned export of curated examples: filters, split, counts and the files written."""
+
+    class Format(models.TextChoices):
+        ALPACA = "alpaca", "Alpaca"
+        SHAREGPT = "sharegpt", "ShareGPT"
+        MESSAGES = "messages", "OpenAI messages"
+
+    name = models.SlugField(max_length=100, default="ready4hire")
+    version = models.PositiveIntegerField(help_text="1, 2, … per name.")
+    format = models.CharField(max_length=10, choices=Format.choices, default=Format.MESSAGES)
+    filters = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="sources, review_statuses, min_score, categories, difficulties, languages.",
+    )
+    train_share = models.FloatField(default=0.8)
+    seed = models.IntegerField(default=42)
+    balance_categories = models.BooleanField(default=False)
+    prompt_version = models.CharField(max_length=40, blank=True)
+    train_count = models.PositiveIntegerField(default=0)
+    val_count = models.PositiveIntegerField(default=0)
+    counts = models.JSONField(
+        default=dict, blank=True, help_text="by_category, by_difficulty, by_source, by_score_bucket, per split."
+    )
+    files = models.JSONField(default=dict, blank=True, help_text="{train|val|manifest|...: {path, size, sha256}}")
+    scheduled = models.BooleanField(default=False, help_text="Started by the periodic export, not by a person.")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["name", "version"], name="dataset_export_version_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.name} v{self.version} ({self.format})"

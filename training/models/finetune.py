@@ -1,0 +1,45 @@
+"""Fine-tune runs: supervised training on a dataset export, with live progress and outputs."""
+
+from __future__ import annotations
+
+from django.db import models
+
+from .exports import DatasetExport
+from .jobs import Job
+
+
+class FineTuneRun(Job):
+    """A supervised fine-tuning run on an export, with its live progress and its outputs."""
+
+    class Method(models.TextChoices):
+        LORA = "lora", "LoRA"
+        QLORA = "qlora", "QLoRA"
+        FULL = "full", "Full fine-tuning"
+
+    class Backend(models.TextChoices):
+        TRL = "trl", "TRL"
+        UNSLOTH = "unsloth", "Unsloth"
+
+    dataset_export = models.ForeignKey(DatasetExport, on_delete=models.PROTECT, related_name="finetune_runs")
+    base_model = models.CharField(
+        max_length=500, help_text="A local model directory or a Hugging Face id already in the local cache."
+    )
+    init_tiny = models.BooleanField(default=False, help_text="Start from a tiny random-initialised model.")
+    method = models.CharField(max_length=5, choices=Method.choices, default=Method.LORA)
+    backend = models.CharField(max_length=10, choices=Backend.choices, default=Backend.TRL)
+    hyperparameters = models.JSONField(default=dict, blank=True)
+    step = models.PositiveIntegerField(default=0)
+    max_steps = models.PositiveIntegerField(default=0)
+    epoch = models.FloatField(default=0)
+    loss = models.FloatField(null=True, blank=True)
+    metrics = models.JSONField(default=dict, blank=True, help_text="Training and validation loss per logged step.")
+    output_dir = models.CharField(max_length=500, blank=True)
+    outputs = models.JSONField(default=dict, blank=True, help_text="adapter, merged, gguf, modelfile paths.")
+    log = models.TextField(blank=True)
+    celery_task_id = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Fine-tune #{self.pk} ({self.method}, {self.status})"
