@@ -2,14 +2,17 @@
 #   make test                          core tests (the [train]/[serve] tests skip with a reason)
 #   make test EXTRAS=dev,train,serve   everything, as CI runs it (llama-cpp-python builds from source, ~7 min)
 #   make demo                          the whole loop; adds the [train] extra (EXTRAS=dev,serve also serves models)
+#   make serve [PORT=8000]             the API under uvicorn (ASGI, WEB_CONCURRENCY processes), this environment's settings
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 EXTRAS ?= dev
+PORT ?= 8000
+HOST ?= 127.0.0.1
 comma := ,
 STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 
-.PHONY: demo test lint format install clean
+.PHONY: demo test lint format install clean serve
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,6 +25,11 @@ install: $(STAMP)
 demo:
 	$(MAKE) --no-print-directory install EXTRAS=$(EXTRAS),train
 	$(BIN)/python manage.py demo
+
+# deploy/serve.sh: uvicorn with WEB_CONCURRENCY worker processes (default 2), graceful on SIGTERM (make passes
+# it on), metrics summed over the workers (PROMETHEUS_MULTIPROC_DIR). The compose file's web service runs it too.
+serve: install
+	PATH="$(CURDIR)/$(BIN):$$PATH" HOST=$(HOST) PORT=$(PORT) exec deploy/serve.sh
 
 test: install
 	$(BIN)/pytest

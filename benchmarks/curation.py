@@ -17,20 +17,18 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import secrets
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 import tracemalloc
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.databases import DEFAULT_POSTGRES_URL, on_each_database, run_child  # noqa: E402  (needs ROOT)
 from benchmarks.example_rows import insert_sql, row_values  # noqa: E402  (needs ROOT on the path)
 
 LABEL_KEYS = (
@@ -43,7 +41,6 @@ LABEL_KEYS = (
     "missing_concepts",
 )
 
-DEFAULT_POSTGRES_URL = "postgres://postgres@127.0.0.1:5432/postgres"
 BENCH_DATABASE = "r4h_bench_curation"
 
 CATEGORIES = ("technical", "soft_skills")
@@ -172,46 +169,6 @@ def child(rows: int, batch_size: int) -> None:
     workdir.rmdir()
 
 
-def _postgres_admin(url: str):
-    import psycopg
-
-    parts = urlsplit(url)
-    return psycopg.connect(
-        host=parts.hostname or "127.0.0.1",
-        port=parts.port or 5432,
-        user=parts.username or "postgres",
-        password=parts.password,
-        dbname=(parts.path.lstrip("/") or "postgres"),
-        autocommit=True,
-        connect_timeout=3,
-    )
-
-
-def run_child(rows: int, batch_size: int, database_url: str) -> str | None:
-    # Production settings (DEBUG off): with DEBUG on, Django records every query and its SQL text.
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "DJANGO_SETTINGS_MODULE": "ready4hire.settings",
-        "DJANGO_DEBUG": "false",
-        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
-        "LOG_LEVEL": "ERROR",
-    }
-    env.pop("CELERY_BROKER_URL", None)
-    completed = subprocess.run(
-        [sys.executable, __file__, "--child", "--rows", str(rows), "--batch-size", str(batch_size)],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-    )
-    sys.stdout.write(completed.stdout)
-    if completed.returncode != 0:
-        sys.stderr.write(completed.stderr)
-        return None
-    return next((line for line in reversed(completed.stdout.splitlines()) if line.startswith("RESULT ")), None)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=100_000, help="examples to import (default 100000)")
@@ -228,29 +185,14 @@ def main() -> None:
         child(args.rows, args.batch_size)
         return
 
-    results = []
-    if args.database in ("sqlite", "all"):
-        workdir = Path(tempfile.mkdtemp(prefix="r4h-bench-"))
-        print(f"SQLite ({args.rows} rows)", flush=True)
-        results.append(run_child(args.rows, args.batch_size, f"sqlite:///{workdir / 'bench.sqlite3'}"))
-        for path in workdir.iterdir():
-            path.unlink()
-        workdir.rmdir()
-    if args.database in ("postgres", "all"):
-        try:
-            admin = _postgres_admin(args.postgres_url)
-        except Exception as exc:  # any driver error: PostgreSQL is not there
-            print(f"PostgreSQL skipped: {args.postgres_url} is not reachable ({exc})", flush=True)
-        else:
-            with admin:
-                admin.execute(f"DROP DATABASE IF EXISTS {BENCH_DATABASE}")
-                admin.execute(f"CREATE DATABASE {BENCH_DATABASE}")
-                print(f"PostgreSQL ({args.rows} rows)", flush=True)
-                url = urlunsplit(urlsplit(args.postgres_url)._replace(path=f"/{BENCH_DATABASE}"))
-                try:
-                    results.append(run_child(args.rows, args.batch_size, url))
-                finally:
-                    admin.execute(f"DROP DATABASE IF EXISTS {BENCH_DATABASE}")
+    argv = ["--rows", str(args.rows), "--batch-size", str(args.batch_size)]
+    results = on_each_database(
+        lambda url: run_child(__file__, argv, url),
+        which=args.database,
+        postgres_url=args.postgres_url,
+        database=BENCH_DATABASE,
+        title=f"{args.rows} rows",
+    )
     if not results or None in results:
         sys.exit("benchmark failed")
     for line in results:

@@ -25,6 +25,11 @@ COLUMNS = (
     "review_note",
     "content_hash",
     "created_at",
+    "opinions",
+    "disagreement",
+    "uncertainty",
+    "version",
+    "decided_automatically",
 )
 
 
@@ -51,6 +56,8 @@ def row_values(
     review_status: str,
     created_at: datetime,
     language: str = "es",
+    opinions: dict[str, float] | None = None,
+    disagreement: float = 0.0,
 ) -> tuple:
     """One row in COLUMNS order, exactly as the ORM would store it."""
     from training.text import content_hash
@@ -73,4 +80,9 @@ def row_values(
         "",
         content_hash(question=question, answer=answer),
         connection.ops.adapt_datetimefield_value(created_at),
+        json.dumps(opinions or {}),
+        disagreement,
+        0.0,
+        0,
+        False,
     )

@@ -10,22 +10,23 @@ from __future__ import annotations
 from typing import Literal
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class Category(models.TextChoices):
-    TECHNICAL = "technical", "Technical"
-    SOFT_SKILLS = "soft_skills", "Soft skills"
+    TECHNICAL = "technical", _("Technical")
+    SOFT_SKILLS = "soft_skills", _("Soft skills")
 
 
 class Difficulty(models.TextChoices):
-    JUNIOR = "junior", "Junior"
-    MID = "mid", "Mid"
-    SENIOR = "senior", "Senior"
+    JUNIOR = "junior", _("Junior")
+    MID = "mid", _("Mid")
+    SENIOR = "senior", _("Senior")
 
 
 class Language(models.TextChoices):
-    ES = "es", "Spanish"
-    EN = "en", "English"
+    ES = "es", _("Spanish")
+    EN = "en", _("English")
 
 
 CATEGORIES: tuple[str, ...] = tuple(Category.values)

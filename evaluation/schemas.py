@@ -9,7 +9,10 @@ from django.conf import settings
 from ninja import Schema
 from pydantic import Field, field_validator
 
+from ready4hire.validation import InputSchema, OptionalText, Text
+
 from .choices import CategoryValue, DifficultyValue, LanguageValue
+from .llm.language import language_detect
 from .llm.schema import GradeResult, GradingRequest
 
 __all__ = [
@@ -22,22 +25,27 @@ __all__ = [
 ]
 
 
-class EvaluationIn(Schema):
-    question: str = Field(description="The interview question.")
-    answer: str = Field(description="The candidate's answer (untrusted text).")
-    expected_concepts: list[str] = Field(default_factory=list, max_length=50)
-    keywords: list[str] = Field(default_factory=list, max_length=50)
+class EvaluationIn(InputSchema):
+    question: Text = Field(description="The interview question.")
+    answer: Text = Field(description="The candidate's answer (untrusted text).")
+    expected_concepts: list[Text] = Field(default_factory=list, max_length=50)
+    keywords: list[Text] = Field(default_factory=list, max_length=50)
     category: CategoryValue = "technical"
     difficulty: DifficultyValue = "mid"
-    role: str = Field(default="", max_length=100)
-    language: LanguageValue = "es"
-    model: str | None = Field(default=None, max_length=200, description="Override the configured LLM model.")
+    role: OptionalText = Field(default="", max_length=100)
+    language: LanguageValue | None = Field(
+        default=None, description="es or en; left out: detected from the question and answer."
+    )
+    model: Text | None = Field(
+        default=None,
+        max_length=200,
+        description="A model name: the default (LLM_MODEL), a registered version (its served name or NAME:vN) "
+        "or one listed in LLM_ALLOWED_MODELS.",
+    )
 
     @field_validator("question")
     @classmethod
     def _question(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("must not be empty")
         if len(value) > settings.GRADING_MAX_QUESTION_CHARS:
             raise ValueError(f"must be at most {settings.GRADING_MAX_QUESTION_CHARS} characters")
         return value
@@ -45,8 +53,6 @@ class EvaluationIn(Schema):
     @field_validator("answer")
     @classmethod
     def _answer(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("must not be empty")
         if len(value) > settings.GRADING_MAX_ANSWER_CHARS:
             raise ValueError(f"must be at most {settings.GRADING_MAX_ANSWER_CHARS} characters (got {len(value)})")
         return value
@@ -59,12 +65,15 @@ class EvaluationIn(Schema):
         return value
 
     def grading_request(self) -> GradingRequest:
-        return GradingRequest.normalised(**self.model_dump(exclude={"model"}))
+        fields = self.model_dump(exclude={"model"})
+        fields["language"] = self.language or language_detect(self.question, self.answer)
+        return GradingRequest.normalised(**fields)
 
 
 class EvaluationAccepted(Schema):
     id: int
     status: str
+    language: str = Field(description="The language it will be graded in: the request's, or the detected one.")
 
 
 class EvaluationOut(Schema):
@@ -72,10 +81,13 @@ class EvaluationOut(Schema):
     status: str
     source: str
     model: str
+    language: str = Field(description="The language graded in: the request's, or the one detected from it.")
     prompt_version: str
     from_cache: bool
     latency_ms: int | None
-    score: float | None
+    score: float | None = Field(description="The grade's score: calibrated when `calibration_id` is set.")
+    raw_score: float | None = Field(description="The grader's own score, before calibration.")
+    calibration_id: int | None = Field(description="The calibration that mapped the score; null: none applied.")
     result: GradeResult | None
     attempts: int
     llm_error: str = Field(description="What went wrong with the LLM, when the grade came from the fallback.")
@@ -87,13 +99,13 @@ class EvaluationOut(Schema):
         return obj.error
 
 
-class EvaluationFilters(Schema):
+class EvaluationFilters(InputSchema):
     status: Literal["pending", "running", "done", "failed"] | None = None
     source: Literal["llm", "heuristic"] | None = None
     category: CategoryValue | None = None
     difficulty: DifficultyValue | None = None
     language: LanguageValue | None = None
-    model: str | None = Field(default=None, max_length=200)
+    model: Text | None = Field(default=None, max_length=200)
 
 
 class ComponentHealth(Schema):
@@ -108,7 +120,10 @@ class LLMHealth(ComponentHealth):
 
 
 class HealthOut(Schema):
+    """Without credentials only `status`: the parts' details (addresses, model names, errors) are for
+    authenticated callers."""
+
     status: Literal["ok", "degraded", "down"]
-    database: ComponentHealth
-    broker: ComponentHealth
-    llm: LLMHealth
+    database: ComponentHealth | None = None
+    broker: ComponentHealth | None = None
+    llm: LLMHealth | None = None

@@ -32,7 +32,7 @@ def evaluation_cached_get(*, cache_key: str, ttl_seconds: int) -> Evaluation | N
             finished_at__gte=timezone.now() - timedelta(seconds=ttl_seconds),
         )
         .order_by("-finished_at")
-        .only("result", "score", "model", "raw_output", "source")
+        .only("result", "raw_result", "score", "model", "raw_output", "source")
         .first()
     )
 

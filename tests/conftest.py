@@ -34,6 +34,13 @@ def _eager_celery():
     celery_app.conf.task_always_eager = previous
 
 
+@pytest.fixture(autouse=True)
+def _one_llm_call_at_a_time(settings):
+    """A fake server hands scripted modes (`server.script(...)`) out in arrival order, which concurrent calls
+    would shuffle: tests grade one call at a time unless they ask for concurrency (tests/evaluation/test_batch.py)."""
+    settings.LLM_CONCURRENCY = 1
+
+
 @pytest.fixture
 def media_root(settings, tmp_path: Path) -> Path:
     """MEDIA_ROOT in this test's own folder (not created: the services make what they write), so exports,
@@ -46,7 +53,8 @@ def media_root(settings, tmp_path: Path) -> Path:
 def api_key(db) -> str:
     from evaluation.services import api_key_create
 
-    _, raw_key = api_key_create(name="tests")
+    # Every scope: tests of one area use this key; tests/test_scopes.py checks what narrower keys may do.
+    _, raw_key = api_key_create(name="tests", scopes=["admin"])
     return raw_key
 
 

@@ -1,5 +1,8 @@
 """Training-data formats. Every format carries the live grading prompt of the current prompt version, so a
 model is trained on exactly the text it will be served. Pure: no ORM.
+
+`preference` is TRL's conversational preference shape (`prompt` / `chosen` / `rejected`): a reviewer's
+correction is a pair, the human's grade chosen over the machine's original one, for DPO.
 """
 
 from __future__ import annotations
@@ -11,7 +14,8 @@ from typing import Any
 from evaluation.llm.prompts import build_system_prompt, build_user_prompt
 from evaluation.llm.schema import GradeResult, GradingRequest
 
-FORMATS = ("alpaca", "sharegpt", "messages")
+FORMATS = ("alpaca", "sharegpt", "messages", "preference")
+PREFERENCE = "preference"
 
 
 def label_json(label: dict[str, Any]) -> str:
@@ -51,10 +55,28 @@ _BUILDERS: dict[str, Callable[[str, str, str], dict[str, Any]]] = {
 }
 
 
-def format_example(fmt: str, *, request: GradingRequest, label: dict[str, Any]) -> dict[str, Any]:
-    """One training record in `fmt` (alpaca | sharegpt | messages)."""
+def _preference(system: str, user: str, chosen: str, rejected: str) -> dict[str, Any]:
+    return {
+        "prompt": [{"role": "system", "content": system}, {"role": "user", "content": user}],
+        "chosen": [{"role": "assistant", "content": chosen}],
+        "rejected": [{"role": "assistant", "content": rejected}],
+    }
+
+
+def format_example(
+    fmt: str, *, request: GradingRequest, label: dict[str, Any], rejected: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """One training record in `fmt` (alpaca | sharegpt | messages | preference).
+
+    `preference` needs `rejected`, the machine's original grade that the reviewer corrected into `label`.
+    """
+    system, user = build_system_prompt(request.language), build_user_prompt(request)
+    if fmt == PREFERENCE:
+        if rejected is None:
+            raise ValueError("a preference record needs the machine's original grade (a corrected example)")
+        return _preference(system, user, label_json(label), label_json(rejected))
     try:
         builder = _BUILDERS[fmt]
     except KeyError:
         raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}") from None
-    return builder(build_system_prompt(request.language), build_user_prompt(request), label_json(label))
+    return builder(system, user, label_json(label))

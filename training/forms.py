@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from evaluation.llm.schema import BREAKDOWN_MAXIMA, SCORE_MAX
 from ready4hire.errors import DomainError
@@ -13,10 +15,10 @@ from .models import TrainingExample
 from .services import example_correction_label, example_review_check
 
 BREAKDOWN_LABELS = {
-    "completeness": "Completeness",
-    "technical_depth": "Technical depth",
-    "clarity": "Clarity",
-    "key_concepts": "Key concepts",
+    "completeness": gettext_lazy("Completeness"),
+    "technical_depth": gettext_lazy("Technical depth"),
+    "clarity": gettext_lazy("Clarity"),
+    "key_concepts": gettext_lazy("Key concepts"),
 }
 
 
@@ -59,7 +61,7 @@ class ExampleReviewForm(forms.ModelForm):
     review_action = "correct"
 
     corrected_score = forms.FloatField(
-        label="Score",
+        label=gettext_lazy("Score"),
         min_value=0,
         max_value=SCORE_MAX,
         required=False,
@@ -70,11 +72,13 @@ class ExampleReviewForm(forms.ModelForm):
     clarity = _breakdown_field("clarity")
     key_concepts = _breakdown_field("key_concepts")
     justification = ParagraphField(required=False, widget=forms.Textarea(attrs={"rows": 4, "class": "vLargeTextField"}))
-    missing_concepts = LinesField(required=False, help_text="One per line.")
+    missing_concepts = LinesField(required=False, help_text=gettext_lazy("One per line."))
     note = forms.CharField(
         required=False,
         widget=forms.Textarea(attrs={"rows": 2}),
-        help_text="Why you approved, rejected or corrected it (kept with the example and in its history).",
+        help_text=gettext_lazy(
+            "Why you approved, rejected or corrected it (kept with the example and in its history)."
+        ),
     )
 
     class Meta:
@@ -109,7 +113,10 @@ class ExampleReviewForm(forms.ModelForm):
         if changed & set(BREAKDOWN_MAXIMA):
             missing = [BREAKDOWN_LABELS[name] for name in BREAKDOWN_MAXIMA if data.get(name) is None]
             if missing:
-                raise forms.ValidationError(f"Give every part of the breakdown (missing: {', '.join(missing)}).")
+                raise forms.ValidationError(
+                    _("Give every part of the breakdown (missing: %(parts)s).")
+                    % {"parts": ", ".join(str(part) for part in missing)}
+                )
             parts["breakdown"] = {name: data[name] for name in BREAKDOWN_MAXIMA}
         if "justification" in changed:
             parts["justification"] = data["justification"]
@@ -126,13 +133,17 @@ class ExampleReviewForm(forms.ModelForm):
             parts = self.correction()
             if parts and action in ("reject", "reopen"):
                 raise forms.ValidationError(
-                    "You changed the grade. Save the correction, or undo the change before rejecting "
-                    "or sending the example back."
+                    _(
+                        "You changed the grade. Use “Correct score and approve”, or undo the change before "
+                        "rejecting or sending the example back."
+                    )
                 )
             if not parts and action == "correct":
                 raise forms.ValidationError(
-                    "Nothing to save: change the score, the breakdown, the justification or the missing concepts, "
-                    "or use Approve / Reject."
+                    _(
+                        "Nothing to save: change the score, the breakdown, the justification or the missing concepts, "
+                        "or use Approve / Reject."
+                    )
                 )
             example_review_check(example=self.instance, action="correct" if parts else action)
             if parts:

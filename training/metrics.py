@@ -139,3 +139,24 @@ def bootstrap_interval(
         return NAN, NAN
     tail = (1 - confidence) / 2 * 100
     return percentile(values, tail), percentile(values, 100 - tail)
+
+
+def _squared_differences(values: Sequence[float]) -> float:
+    """Σ over ordered pairs i ≠ j of (v_i − v_j)², in one pass: 2·m·Σv² − 2·(Σv)²."""
+    return 2 * len(values) * sum(v * v for v in values) - 2 * sum(values) ** 2
+
+
+def krippendorff_alpha_interval(units: Sequence[Sequence[float]]) -> float:
+    """Krippendorff's α with the interval metric (squared differences).
+
+    `units[u]` holds the values the coders gave item u, missing ones left out; items with fewer than two
+    values are not pairable and do not count. α = 1 − D_o / D_e, with D_o the disagreement observed within
+    items and D_e the one expected from all pairable values pooled.
+    """
+    pairable = [list(unit) for unit in units if len(unit) >= 2]
+    n = sum(len(unit) for unit in pairable)
+    if n < 2:
+        return NAN
+    observed = sum(_squared_differences(unit) / (len(unit) - 1) for unit in pairable) / n
+    expected = _squared_differences([value for unit in pairable for value in unit]) / (n * (n - 1))
+    return 1.0 - observed / expected if expected > 1e-12 else NAN

@@ -3,15 +3,21 @@
 They know nothing of the ORM or of Django settings: they take their configuration and, optionally, an
 `httpx.Client` (tests pass one bound to a loopback server or an `httpx.MockTransport`). Transport errors
 and 5xx answers are retried with exponential backoff; what comes back is plain data.
+
+Every client speaks both ways: `chat()` over an `httpx.Client`, `achat()` over an `httpx.AsyncClient` (the
+async API path, where a waiting request holds no thread). The protocol — bodies, retries, backoff, envelope
+checks, the json_object fallback — is written once, as generators that yield the next request to send or
+pause to take (`_Send`, `_Pause`) and get the answer back; `_run` and `_arun` only carry out those steps.
 """
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
@@ -23,9 +29,13 @@ class LLMError(Exception):
 class LLMUnavailable(LLMError):
     """Transport failure, timeout or 5xx, still failing after the retries."""
 
+    kind = "connection"  # the label of r4h_llm_errors_total (ready4hire/metrics.py): the last attempt's failure
+
 
 class LLMResponseError(LLMError):
     """The server answered, but not with a usable chat response (4xx, or an unexpected envelope)."""
+
+    kind = "invalid_response"
 
 
 @dataclass(frozen=True)
@@ -44,6 +54,40 @@ class HealthStatus:
     models: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class _Send:
+    """A protocol step: send this request; the answer is the `httpx.Response` or the `httpx.TransportError`."""
+
+    method: str
+    url: str
+    options: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class _Pause:
+    """A protocol step: wait this long (the backoff between two attempts)."""
+
+    seconds: float
+
+
+_TRANSPORT_WORDS: tuple[tuple[type[httpx.TransportError], str], ...] = (
+    (httpx.ConnectError, "could not connect (refused or unreachable)"),
+    (httpx.RemoteProtocolError, "the server broke the HTTP exchange (closed the connection?)"),
+    (httpx.NetworkError, "the connection broke"),
+)
+
+T = TypeVar("T")
+Steps = Generator[_Send | _Pause, Any, T]
+
+
+def next_step(steps: Steps[T], answer: Any) -> _Send | _Pause | StopIteration:
+    """The protocol's next step given the last answer, or the StopIteration that carries its result."""
+    try:
+        return steps.send(answer)
+    except StopIteration as done:
+        return done
+
+
 class BaseLLMClient:
     backend = "base"
     chat_path = ""
@@ -60,6 +104,8 @@ class BaseLLMClient:
         api_key: str = "",
         http: httpx.Client | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        async_http: httpx.AsyncClient | None = None,
+        async_sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         if not base_url:
             raise ValueError(f"{type(self).__name__} needs a base_url")
@@ -69,14 +115,39 @@ class BaseLLMClient:
         self.max_retries = max(0, max_retries)
         self.backoff = backoff
         self._sleep = sleep
+        self._async_sleep = async_sleep
         # Sent with every request, so a shared (pooled) `http` client carries no per-server credentials.
         self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._owns_http = http is None
-        self.http = http or httpx.Client(timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)))
+        self.http = http or httpx.Client(timeout=self._default_timeout())
+        # The async transport is made on first use: most clients only ever speak synchronously.
+        self._async_http = async_http
+        self._owns_async_http = async_http is None
+
+    def _default_timeout(self) -> httpx.Timeout:
+        return httpx.Timeout(self.timeout, connect=min(self.timeout, 10.0))
+
+    @property
+    def async_http(self) -> httpx.AsyncClient:
+        if self._async_http is None:
+            self._async_http = httpx.AsyncClient(timeout=self._default_timeout())
+        return self._async_http
 
     def close(self) -> None:
         if self._owns_http:
             self.http.close()
+
+    async def aclose(self) -> None:
+        """Close what this client opened, the async transport included (the sync one too)."""
+        if self._owns_async_http and self._async_http is not None:
+            await self._async_http.aclose()
+        self.close()
+
+    async def __aenter__(self) -> BaseLLMClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
 
     def __enter__(self) -> BaseLLMClient:
         return self
@@ -87,34 +158,77 @@ class BaseLLMClient:
     def _url(self, path: str) -> str:
         return f"{self.base_url}{path}"
 
+    # --- carrying out the protocol's steps, synchronously or not
+
+    def _run(self, steps: Steps[T]) -> T:
+        answer: Any = None
+        while not isinstance(step := next_step(steps, answer), StopIteration):
+            answer = self._sleep(step.seconds) if isinstance(step, _Pause) else self._send(step)
+        return step.value
+
+    def _send(self, step: _Send) -> httpx.Response | httpx.TransportError:
+        try:
+            return self.http.request(step.method, step.url, **step.options)
+        except httpx.TransportError as exc:
+            return exc
+
+    async def _arun(self, steps: Steps[T]) -> T:
+        answer: Any = None
+        while not isinstance(step := next_step(steps, answer), StopIteration):
+            answer = await (self._async_sleep(step.seconds) if isinstance(step, _Pause) else self._asend(step))
+        return step.value
+
+    async def _asend(self, step: _Send) -> httpx.Response | httpx.TransportError:
+        try:
+            return await self.async_http.request(step.method, step.url, **step.options)
+        except httpx.TransportError as exc:
+            return exc
+
+    # --- the protocol
+
     def _request(self, method: str, path: str, **kwargs: Any) -> tuple[httpx.Response, int]:
         """Send with retries on transport errors and 5xx; returns the response and the attempts made."""
-        last_error = ""
+        return self._run(self._request_steps(method, path, **kwargs))
+
+    def _request_steps(self, method: str, path: str, **kwargs: Any) -> Steps[tuple[httpx.Response, int]]:
+        last_error = last_kind = ""
         for attempt in range(1, self.max_retries + 2):
-            try:
-                response = self.http.request(
-                    method, self._url(path), timeout=self.timeout, headers=self._headers, **kwargs
-                )
-            except httpx.TransportError as exc:
-                last_error = f"{type(exc).__name__}: {exc}".rstrip(": ")
+            answer = yield _Send(method, self._url(path), {"timeout": self.timeout, "headers": self._headers, **kwargs})
+            if isinstance(answer, httpx.TransportError):
+                last_error = self._transport_error(answer)
+                last_kind = "timeout" if isinstance(answer, httpx.TimeoutException) else "connection"
             else:
-                if response.status_code < 500 or self._is_final(response):
-                    return response, attempt
-                last_error = f"HTTP {response.status_code}: {response.text[:200]}"
+                if answer.status_code < 500 or self._is_final(answer):
+                    return answer, attempt
+                last_error, last_kind = f"HTTP {answer.status_code}: {answer.text[:200]}", "http_5xx"
             if attempt <= self.max_retries:
-                self._sleep(self.backoff * 2 ** (attempt - 1))
-        raise LLMUnavailable(
+                yield _Pause(self.backoff * 2 ** (attempt - 1))
+        error = LLMUnavailable(
             f"{self.backend} server at {self.base_url} failed after {self.max_retries + 1} attempts: {last_error}"
         )
+        error.kind = last_kind
+        raise error
+
+    def _transport_error(self, exc: httpx.TransportError) -> str:
+        """The error in words that do not depend on the transport: the sync and async httpx backends word
+        the same failure differently, and a grade's recorded error must not depend on the path it took."""
+        if isinstance(exc, httpx.TimeoutException):
+            return f"{type(exc).__name__}: no answer within {self.timeout:g} s"
+        for kind, words in _TRANSPORT_WORDS:
+            if isinstance(exc, kind):
+                return f"{type(exc).__name__}: {words}"
+        return type(exc).__name__
 
     def _is_final(self, response: httpx.Response) -> bool:
         """Whether a 5xx answer is an answer to act on rather than an outage to retry (none by default)."""
         return False
 
-    def _post_json(self, path: str, body: dict[str, Any]) -> tuple[dict[str, Any], int]:
-        response, attempts = self._request("POST", path, json=body)
+    def _post_json_steps(self, path: str, body: dict[str, Any]) -> Steps[tuple[dict[str, Any], int]]:
+        response, attempts = yield from self._request_steps("POST", path, json=body)
         if response.status_code >= 400:
-            raise LLMResponseError(f"HTTP {response.status_code} from {path}: {response.text[:300]}")
+            error = LLMResponseError(f"HTTP {response.status_code} from {path}: {response.text[:300]}")
+            error.kind = "http_5xx" if response.status_code >= 500 else "http_4xx"
+            raise error
         try:
             data = response.json()
         except ValueError:
@@ -132,9 +246,19 @@ class BaseLLMClient:
         num_predict: int | None = None,
         seed: int | None = None,
     ) -> ChatResult:
-        body = self._chat_body(messages, schema=schema, temperature=temperature, num_predict=num_predict, seed=seed)
+        return self._run(
+            self._chat_steps(messages, schema=schema, temperature=temperature, num_predict=num_predict, seed=seed)
+        )
+
+    async def achat(self, messages: list[dict[str, str]], **options: Any) -> ChatResult:
+        """`chat` over the async transport: the same request, retries and checks; takes `chat`'s options."""
+        return await self._arun(self._chat_steps(messages, **options))
+
+    def _chat_steps(self, messages: list[dict[str, str]], **options: Any) -> Steps[ChatResult]:
+        """`chat`'s options: `schema`, and `temperature`, `num_predict`, `seed` with `chat`'s defaults."""
+        body = self._chat_body(messages, **{"temperature": 0.1, "num_predict": None, "seed": None, **options})
         started = time.perf_counter()
-        data, attempts = self._post_json(self.chat_path, body)
+        data, attempts = yield from self._post_json_steps(self.chat_path, body)
         latency_ms = round((time.perf_counter() - started) * 1000)
         return ChatResult(
             content=self._content(data),
@@ -277,7 +401,7 @@ class OpenAICompatibleClient(BaseLLMClient):
         text = response.text.lower()
         return ("response_format" in text or "json_schema" in text) and "json_object" in text
 
-    def _request(self, method: str, path: str, **kwargs: Any) -> tuple[httpx.Response, int]:
+    def _request_steps(self, method: str, path: str, **kwargs: Any) -> Steps[tuple[httpx.Response, int]]:
         body = kwargs.get("json")
         asks_json_schema = (
             path == self.chat_path
@@ -285,15 +409,15 @@ class OpenAICompatibleClient(BaseLLMClient):
             and (body.get("response_format") or {}).get("type") == "json_schema"
         )
         if not asks_json_schema:
-            return super()._request(method, path, **kwargs)
+            return (yield from super()._request_steps(method, path, **kwargs))
         json_object_kwargs = {**kwargs, "json": self._json_object_form(body)}
         if self.base_url in JSON_OBJECT_SCHEMA_SERVERS:
-            return super()._request(method, path, **json_object_kwargs)
-        response, attempts = super()._request(method, path, **kwargs)
+            return (yield from super()._request_steps(method, path, **json_object_kwargs))
+        response, attempts = yield from super()._request_steps(method, path, **kwargs)
         if not self._refuses_json_schema(response):
             return response, attempts
         JSON_OBJECT_SCHEMA_SERVERS.add(self.base_url)
-        response, more = super()._request(method, path, **json_object_kwargs)
+        response, more = yield from super()._request_steps(method, path, **json_object_kwargs)
         return response, attempts + more
 
     def _is_final(self, response: httpx.Response) -> bool:
@@ -314,4 +438,15 @@ class OpenAICompatibleClient(BaseLLMClient):
         return [str(item["id"]) for item in data["data"]]
 
 
-CLIENTS: dict[str, type[BaseLLMClient]] = {"ollama": OllamaClient, "openai": OpenAICompatibleClient}
+def _local_client(**options: Any) -> BaseLLMClient:
+    """The `local` backend (a checkpoint in this process, `local.py`), imported only when it is used."""
+    from .local import LocalTransformersClient
+
+    return LocalTransformersClient(**options)
+
+
+CLIENTS: dict[str, Callable[..., BaseLLMClient]] = {
+    "ollama": OllamaClient,
+    "openai": OpenAICompatibleClient,
+    "local": _local_client,
+}

@@ -1,13 +1,18 @@
 """Grade one request with an LLM client: ask, parse, and re-ask once, more strictly, on invalid output.
 
-Returns what happened instead of raising, so the caller can fall back and record every attempt.
+Returns what happened instead of raising, so the caller can fall back and record every attempt. The same
+turns run over a client's sync transport (`grade_with_llm`) or its async one (`agrade_with_llm`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from dataclasses import dataclass, field
+from typing import Any
 
-from .clients import BaseLLMClient, LLMError
+from ready4hire import metrics
+
+from .clients import BaseLLMClient, ChatResult, LLMError, next_step
 from .parsing import OutputError, parse_grade
 from .prompts import build_messages, build_retry_message
 from .schema import GradeResult, GradingRequest, grade_json_schema
@@ -35,17 +40,49 @@ def grade_with_llm(
     num_predict: int | None = None,
     seed: int | None = None,
 ) -> LLMGrade:
-    outcome = LLMGrade(result=None, model=client.model)
+    turns = _grade_turns(client.model, request, temperature=temperature, num_predict=num_predict, seed=seed)
+    reply: ChatResult | LLMError | None = None
+    while not isinstance(ask := next_step(turns, reply), StopIteration):
+        try:
+            reply = client.chat(**ask)
+        except LLMError as exc:
+            reply = exc
+    return ask.value
+
+
+async def agrade_with_llm(client: BaseLLMClient, request: GradingRequest, **options: Any) -> LLMGrade:
+    """`grade_with_llm` over the client's async transport (`achat`): the same turns, no thread held; takes
+    `grade_with_llm`'s options."""
+    turns = _grade_turns(client.model, request, **options)
+    reply: ChatResult | LLMError | None = None
+    while not isinstance(ask := next_step(turns, reply), StopIteration):
+        try:
+            reply = await client.achat(**ask)
+        except LLMError as exc:
+            reply = exc
+    return ask.value
+
+
+def _grade_turns(
+    model: str, request: GradingRequest, *, temperature: float, num_predict: int | None = None, seed: int | None = None
+) -> Generator[dict[str, Any], ChatResult | LLMError, LLMGrade]:
+    """The conversation, written once for both transports: yields the next chat call's arguments and gets
+    its reply (or the LLMError it raised) back."""
+    outcome = LLMGrade(result=None, model=model)
     messages = build_messages(request)
     schema = grade_json_schema()
     # The re-ask runs at temperature 0: the first answer's sampling is what most likely went wrong.
     for turn_temperature in (temperature, 0.0):
-        try:
-            reply = client.chat(
-                messages, schema=schema, temperature=turn_temperature, num_predict=num_predict, seed=seed
-            )
-        except LLMError as exc:
-            outcome.errors.append(str(exc))
+        reply = yield {
+            "messages": messages,
+            "schema": schema,
+            "temperature": turn_temperature,
+            "num_predict": num_predict,
+            "seed": seed,
+        }
+        if isinstance(reply, LLMError):
+            metrics.llm_error(reply)
+            outcome.errors.append(str(reply))
             return outcome
         outcome.attempts += reply.attempts
         outcome.latency_ms += reply.latency_ms
@@ -55,6 +92,7 @@ def grade_with_llm(
             outcome.result = parse_grade(reply.content)
             return outcome
         except OutputError as exc:
+            metrics.llm_error(exc)
             outcome.errors.append(str(exc))
             messages = [
                 *messages,

@@ -30,11 +30,11 @@ class OutputError(ValueError):
 
 
 class InvalidJSON(OutputError):
-    pass
+    kind = "invalid_json"  # the label of r4h_llm_errors_total (ready4hire/metrics.py)
 
 
 class SchemaMismatch(OutputError):
-    pass
+    kind = "schema_invalid"
 
 
 class _LooseBreakdown(BaseModel):

@@ -17,7 +17,7 @@ from ..choices import CATEGORIES as CATEGORIES
 from ..choices import DIFFICULTIES as DIFFICULTIES
 from ..choices import LANGUAGES as LANGUAGES
 
-PROMPT_VERSION = "2026.11-v1"
+PROMPT_VERSION = "2026.11-v2"
 
 BREAKDOWN_MAXIMA: dict[str, float] = {
     "completeness": 3.0,

@@ -63,11 +63,17 @@ def test_a_revoked_key_is_refused(client, api_key):
 
 
 def test_staff_session_can_grade_but_a_plain_user_cannot(client, django_user_model):
+    from django.contrib.auth.models import Permission
+
     user = django_user_model.objects.create_user("reader", password="pw-123456789")
     client.force_login(user)
     assert post(client, GOOD_REQUEST).status_code == 401
     user.is_staff = True
     user.save()
+    # Issue 9: a session needs the permission the admin asks for to show evaluations.
+    assert post(client, GOOD_REQUEST).status_code == 403
+    user.user_permissions.add(Permission.objects.get(codename="view_evaluation"))
+    user = django_user_model.objects.get(pk=user.pk)  # drop the cached permissions
     response = post(client, GOOD_REQUEST)
     assert response.status_code == 200, response.content
 
@@ -153,7 +159,7 @@ def test_wait_false_answers_202_and_the_task_grades_it(api_client, django_captur
         response = post(api_client, GOOD_REQUEST, wait="false")
     assert response.status_code == 202
     body = response.json()
-    assert set(body) == {"id", "status"}
+    assert set(body) == {"id", "status", "language"} and body["language"] == "en"
     detail = api_client.get(f"{URL}/{body['id']}").json()
     assert detail["status"] == "done"
     assert detail["result"]["score"] == detail["score"]
@@ -197,16 +203,18 @@ def test_a_body_that_is_not_json_is_a_4xx_json(api_client):
     assert Evaluation.objects.count() == 0
 
 
-def test_health_is_public_and_reports_each_part(client):
-    body = client.get("/api/v1/health").json()
+def test_health_is_public_but_reports_each_part_only_to_authenticated_callers(client, api_client):
+    # Issue 9: without credentials the probe says only ok / degraded / down.
+    assert client.get("/api/v1/health", HTTP_AUTHORIZATION="").json() == {"status": "degraded"}
+    body = api_client.get("/api/v1/health").json()
     assert body["database"]["ok"] is True
     assert body["llm"]["backend"] == "none"
     assert body["llm"]["ok"] is False
     assert body["status"] == "degraded"
 
 
-def test_health_checks_the_llm_server(client, ollama):
-    body = client.get("/api/v1/health").json()
+def test_health_checks_the_llm_server(api_client, ollama):
+    body = api_client.get("/api/v1/health").json()
     assert body["llm"]["ok"] is True
     assert body["llm"]["model"] == "llama3.2:3b"
 

@@ -28,7 +28,10 @@ OUT_OF_RANGE_CONTENT = json.dumps(
 )
 
 
-_CONCEPTS_LINE = re.compile(r"^(?:Expected concepts|Conceptos esperados):[ \t]*(.*)$", re.MULTILINE)
+_CONCEPTS_LINE = re.compile(
+    r"^(?:Expected concepts|Conceptos esperados):[ \t]*(?:<expected_concepts>)?(.*?)(?:</expected_concepts>)?$",
+    re.MULTILINE,
+)
 _ANSWER = re.compile(r"<candidate_answer>\n?(.*?)\n?</candidate_answer>", re.DOTALL)
 _NO_CONCEPTS = {"(none)", "(ninguno)"}
 

@@ -90,7 +90,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class _LoopbackHTTPServer(ThreadingHTTPServer):
-    request_queue_size = 128  # benchmarks open many connections at once; the default backlog of 5 drops SYNs
+    request_queue_size = 1024  # benchmarks open hundreds of connections at once; the default backlog of 5 drops SYNs
 
     def __init__(self, fake: FakeLLMServer) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
@@ -140,6 +140,8 @@ class FakeLLMServer:
         self._lock = threading.Lock()
         self._script: deque[Mode] = deque()
         self._requests: list[RecordedRequest] = []
+        self._in_flight = 0
+        self.max_in_flight = 0  # the most chat requests this server was ever answering at once
         self._stopping = threading.Event()
         self._httpd: _LoopbackHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -239,10 +241,20 @@ class FakeLLMServer:
         if method == "POST" and route == self.chat_path:
             if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
                 return json_reply(400, self._error_payload("invalid request: expected a JSON body with messages"))
-            return self._chat(body)
+            return self._counted_chat(body)
         return self._more_routes(method, route, body, raw) or Reply(
             404, b"404 page not found", "text/plain; charset=utf-8"
         )
+
+    def _counted_chat(self, body: dict[str, Any]) -> Reply:
+        with self._lock:
+            self._in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self._in_flight)
+        try:
+            return self._chat(body)
+        finally:
+            with self._lock:
+                self._in_flight -= 1
 
     def _chat(self, body: dict[str, Any]) -> Reply:
         started = time.perf_counter_ns()
@@ -263,8 +275,12 @@ class FakeLLMServer:
             "invalid_json": INVALID_JSON_CONTENT,
             "schema_invalid": SCHEMA_INVALID_CONTENT,
             "out_of_range": OUT_OF_RANGE_CONTENT,
-        }.get(mode) or json.dumps(grade_for(body["messages"]), ensure_ascii=False)
+        }.get(mode) or json.dumps(self.grade(body["messages"]), ensure_ascii=False)
         return self._chat_reply(model, body, content, time.perf_counter_ns() - started)
+
+    def grade(self, messages: list[dict[str, Any]]) -> dict[str, Any]:
+        """The valid mode's grade; a subclass may judge differently (tests/llm_servers/lenient.py)."""
+        return grade_for(messages)
 
     # --- protocol specifics
 

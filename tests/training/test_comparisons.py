@@ -54,7 +54,7 @@ def test_report_numbers_match_the_hand_computation_and_an_invalid_grade_is_a_mis
 
     assert run.status == JobStatus.DONE and run.progress == 100
     report = run.report
-    assert set(report) == {"models", "improvement", "gate"}
+    assert set(report) == {"models", "improvement", "gate", "left_out"}  # left_out: issue 13
     good, bad = report["models"]["base"], report["models"]["ft"]
 
     # base: every grade valid; scores 9, 5, 1, 5 against 8, 5, 2, 6.

@@ -78,7 +78,8 @@ def test_compare_models_prints_the_table_and_writes_the_json_report(examples, se
     assert lines[5].startswith("  gate FAILED: schema-valid rate 0.875 < 0.990")
 
     report = json.loads(path.read_text(encoding="utf-8"))
-    assert set(report) == {"models", "improvement", "gate"}
+    assert set(report) == {"models", "improvement", "gate", "left_out"}  # left_out: issue 13
+    assert report["left_out"] == []
     assert set(report["models"]["base"]) >= {
         "valid_json_rate", "schema_valid_rate", "qwk", "spearman", "pearson", "mae", "msd", "exact", "adjacent",
         "consistency_sd", "icc", "concept_recall", "latency_p50_ms", "latency_p95_ms", "ci",
@@ -111,7 +112,7 @@ def test_post_queues_a_comparison_and_get_returns_its_report(
 
     detail = api_client.get(f"/api/v1/comparisons/{created['id']}").json()
     assert detail["status"] == "done" and detail["progress"] == 100
-    assert set(detail["report"]) == {"models", "improvement", "gate"}
+    assert set(detail["report"]) == {"models", "improvement", "gate", "left_out"}  # left_out: issue 13
     assert detail["report"]["models"]["ft"]["valid_json_rate"] == pytest.approx(2 / 3, abs=1e-4)
     assert detail["gate"]["ft"]["passed"] is False and "example_ids" not in detail["filters"]
 

@@ -9,6 +9,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from training.demo.steps import DEMO_REVIEW_NOTE
+from training.finetune.deps import missing_train_packages
 from training.models import TrainingExample
 
 pytestmark = pytest.mark.django_db
@@ -23,7 +24,7 @@ def run(*args: str) -> tuple[str, str]:
 def test_demo_runs_the_loop_and_grades_answers_of_different_quality(tmp_path, settings, media_root):
     settings.FINETUNE_TINY_VOCAB_SIZE = 512
     settings.LLM_NUM_PREDICT = 32
-    out, _ = run(
+    out, err = run(
         "demo",
         "--num-samples",
         "2",
@@ -39,8 +40,20 @@ def test_demo_runs_the_loop_and_grades_answers_of_different_quality(tmp_path, se
     assert "No LLM configured" in out
     assert "approved automatically" in out and "ready4hire-demo v1" in out
     assert (tmp_path / "Modelfile").read_text().startswith("FROM ")
-    if "fine-tune run #" in out:  # with the [train] extra: the run's real losses, never a placeholder
+    if missing_train_packages():
+        assert "Skipped: Fine-tuning needs the [train] extra" in out
+    else:  # the run's real losses, never a placeholder, then the comparison, in this process: no [serve] needed
         assert "training loss" in out and "loss 0.000" not in out
+        assert "graded 2 validation examples in this process" in out
+        table = out[out.index("model  valid JSON") :].splitlines()
+        assert table[1].split()[0] == "base" and table[2].split()[0] == "ft" and "gate" in out
+        # Each long step shows a bar with the time left.
+        for bar in ("grading: 100%", "fine-tune: 100%", "comparing: 100%"):
+            assert bar in err
+        assert "left]" in err
+    # An admin page is never named without the way to start the server it is on.
+    assert "manage.py runserver" in out
+    assert all("http://127.0.0.1:8000/admin/" in line for line in out.splitlines() if "/admin/" in line)
     assert "Demo finished" in out
     grades = [json.loads(line) for line in (tmp_path / "demo_grades.jsonl").read_text().splitlines()]
     assert len(grades) == 6

@@ -275,14 +275,22 @@ def test_collection_settings_in_the_admin(admin_client):
     response = admin_client.get(reverse("admin:training_collectionsettings_changelist"))
     settings_url = reverse("admin:training_collectionsettings_change", args=[CollectionSettings.SINGLETON_ID])
     assert response.status_code == 302 and response.url == settings_url
+    review_settings = {"reviews_required": "1", "review_reservation_seconds": "600"}
     response = admin_client.post(
-        settings_url, {"enabled": "on", "min_score_threshold": "6", "collect_llm": "on", "collect_heuristic": "on"}
+        settings_url,
+        {
+            "enabled": "on",
+            "min_score_threshold": "6",
+            "collect_llm": "on",
+            "collect_heuristic": "on",
+            **review_settings,
+        },
     )
     assert response.status_code == 302
     saved = CollectionSettings.objects.get()
     assert saved.min_score_threshold == 6 and saved.sources == ["llm", "heuristic"]
     assert saved.updated_by.username == "admin"
-    response = admin_client.post(settings_url, {"enabled": "on", "min_score_threshold": "12"})
+    response = admin_client.post(settings_url, {"enabled": "on", "min_score_threshold": "12", **review_settings})
     assert response.status_code == 200 and CollectionSettings.objects.get().min_score_threshold == 6
     assert "Change the collection settings" in admin_client.get(STATISTICS).content.decode()
 

@@ -23,6 +23,16 @@ def put(client, url, body):
     return client.put(url, data=json.dumps(body), content_type="application/json")
 
 
+@pytest.fixture
+def reviewer_api_client(client, reviewer):
+    """A client with a key bound to the reviewer: reviews through the API are attributed to a person."""
+    from evaluation.services import api_key_create
+
+    _, raw_key = api_key_create(name="rita's key", scopes=["review"], username=reviewer.username)
+    client.defaults["HTTP_AUTHORIZATION"] = f"Bearer {raw_key}"
+    return client
+
+
 def test_everything_needs_a_key_or_a_staff_session(client):
     for url in (f"{BASE}/stats", f"{BASE}/examples", f"{BASE}/collection"):
         response = client.get(url)
@@ -41,7 +51,10 @@ def test_stats_have_the_original_names(api_client):
         "by_source",
         "by_review_status",
         "score_distribution",
+        "human_reviewed",
+        "automatic_approvals",
         "reviewed_share",
+        "agreement_monitor",  # issue 14: machine vs. human over each grader's last reviews
     }
     assert body["total_examples"] == 2 and body["reviewed_share"] == 0.5
     assert body["score_distribution"] == {"0-3": 1, "3-5": 0, "5-7": 0, "7-9": 1, "9-10": 0}
@@ -146,28 +159,35 @@ def test_detail_and_not_found(api_client):
     assert response.status_code == 404 and response.json()["code"] == "not_found"
 
 
-def test_approve_and_reject_through_the_api(api_client):
+def test_approve_and_reject_through_the_api(reviewer_api_client):
     example = TrainingExampleFactory()
-    body = post(api_client, f"{BASE}/examples/{example.pk}/review", {"action": "approve", "note": "fine"}).json()
-    assert body["review_status"] == "approved" and body["reviewed_by"] == "API key tests"
+    url = f"{BASE}/examples/{example.pk}/review"
+    body = post(reviewer_api_client, url, {"action": "approve", "note": "fine"}).json()
+    assert body["review_status"] == "approved" and body["reviewed_by"] == "rita"
     assert body["review_note"] == "fine"
-    body = post(api_client, f"{BASE}/examples/{example.pk}/review", {"action": "reject"}).json()
+    # A decided example is changed only after it is sent back to the queue (issue 10: no silent overwrite).
+    response = post(reviewer_api_client, url, {"action": "reject"})
+    assert response.status_code == 409 and "already approved" in response.json()["detail"]
+    assert post(reviewer_api_client, url, {"action": "reopen"}).json()["review_status"] == "pending"
+    body = post(reviewer_api_client, url, {"action": "reject"}).json()
     assert body["review_status"] == "rejected"
 
 
-def test_correct_through_the_api(api_client):
+def test_correct_through_the_api(reviewer_api_client):
     example = TrainingExampleFactory(score=4.0)
-    response = post(api_client, f"{BASE}/examples/{example.pk}/review", {"action": "correct", "score": 7.5})
+    response = post(reviewer_api_client, f"{BASE}/examples/{example.pk}/review", {"action": "correct", "score": 7.5})
     assert response.status_code == 200
     body = response.json()
     assert body["score"] == 7.5 and body["label"]["score"] == 7.5
     assert body["original_score"] == 4.0 and body["source"] == "human" and body["review_status"] == "approved"
 
 
-def test_correct_with_a_full_label(api_client):
+def test_correct_with_a_full_label(reviewer_api_client):
     example = TrainingExampleFactory()
     label = grade(9.5)
-    body = post(api_client, f"{BASE}/examples/{example.pk}/review", {"action": "correct", "label": label}).json()
+    body = post(
+        reviewer_api_client, f"{BASE}/examples/{example.pk}/review", {"action": "correct", "label": label}
+    ).json()
     assert body["label"] == label
 
 
@@ -182,28 +202,28 @@ def test_correct_with_a_full_label(api_client):
         ({"action": "correct", "score": "high"}, 422, "invalid_input"),
     ],
 )
-def test_bad_reviews_are_refused_and_nothing_changes(api_client, body, status, code):
+def test_bad_reviews_are_refused_and_nothing_changes(reviewer_api_client, body, status, code):
     example = TrainingExampleFactory()
     before = TrainingExample.objects.values().get(pk=example.pk)
-    response = post(api_client, f"{BASE}/examples/{example.pk}/review", body)
+    response = post(reviewer_api_client, f"{BASE}/examples/{example.pk}/review", body)
     assert response.status_code == status
     assert response.json()["code"] == code and response.json()["detail"]
     assert TrainingExample.objects.values().get(pk=example.pk) == before
 
 
-def test_reviewing_a_missing_example_is_404(api_client):
-    response = post(api_client, f"{BASE}/examples/999999/review", {"action": "approve"})
+def test_reviewing_a_missing_example_is_404(reviewer_api_client):
+    response = post(reviewer_api_client, f"{BASE}/examples/999999/review", {"action": "approve"})
     assert response.status_code == 404 and response.json()["code"] == "not_found"
 
 
-def test_approving_a_rejected_example_is_409_until_reopened(api_client):
+def test_approving_a_rejected_example_is_409_until_reopened(reviewer_api_client):
     example = TrainingExampleFactory(review_status="rejected")
     url = f"{BASE}/examples/{example.pk}/review"
-    response = post(api_client, url, {"action": "approve"})
+    response = post(reviewer_api_client, url, {"action": "approve"})
     assert response.status_code == 409 and response.json()["code"] == "conflict"
     assert "rejected" in response.json()["detail"]
-    assert post(api_client, url, {"action": "reopen"}).json()["review_status"] == "pending"
-    assert post(api_client, url, {"action": "approve"}).json()["review_status"] == "approved"
+    assert post(reviewer_api_client, url, {"action": "reopen"}).json()["review_status"] == "pending"
+    assert post(reviewer_api_client, url, {"action": "approve"}).json()["review_status"] == "approved"
 
 
 def test_a_staff_session_needs_the_review_permission(client, django_user_model, reviewer):
@@ -224,10 +244,15 @@ def test_collection_settings_read_and_replace(api_client):
         "enabled": True,
         "min_score_threshold": 3.0,
         "sources": ["llm", "human"],
+        "reviews_required": 1,
+        "review_reservation_seconds": 600,
     }
     new = {"enabled": False, "min_score_threshold": 5.5, "sources": ["llm", "heuristic"]}
-    assert put(api_client, f"{BASE}/collection", new).json() == new
-    assert api_client.get(f"{BASE}/collection").json() == new
+    expected = new | {"reviews_required": 1, "review_reservation_seconds": 600}
+    assert put(api_client, f"{BASE}/collection", new).json() == expected
+    assert api_client.get(f"{BASE}/collection").json() == expected
+    both = new | {"reviews_required": 3, "review_reservation_seconds": 300}
+    assert put(api_client, f"{BASE}/collection", both).json() == both
 
 
 @pytest.mark.parametrize(
@@ -236,6 +261,9 @@ def test_collection_settings_read_and_replace(api_client):
         {"enabled": True, "min_score_threshold": 12, "sources": ["llm"]},
         {"enabled": True, "min_score_threshold": 3, "sources": ["crowd"]},
         {"enabled": True, "sources": ["llm"]},
+        {"enabled": True, "min_score_threshold": 3, "sources": ["llm"], "reviews_required": 0},
+        {"enabled": True, "min_score_threshold": 3, "sources": ["llm"], "reviews_required": 6},
+        {"enabled": True, "min_score_threshold": 3, "sources": ["llm"], "review_reservation_seconds": 5},
     ],
 )
 def test_bad_collection_settings_are_422_and_nothing_changes(api_client, body):

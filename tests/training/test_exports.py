@@ -291,7 +291,7 @@ def test_llama_factory_and_axolotl_entries_match_the_format(media_root, fmt):
     assert info["grader_val"]["file_name"] == "grader_val.jsonl"
     axolotl = (directory / "axolotl_datasets.yaml").read_text()
     assert "datasets:" in axolotl and "test_datasets:" in axolotl
-    assert json.dumps(str(directory / "grader_train.jsonl")) in axolotl
+    assert '- path: "grader_train.jsonl"' in axolotl  # relative to the export folder (issue 13)
     entry = info["grader_train"]
     if fmt == "alpaca":
         assert entry["columns"] == {"system": "instruction", "prompt": "input", "response": "output"}
@@ -305,14 +305,14 @@ def test_llama_factory_and_axolotl_entries_match_the_format(media_root, fmt):
         assert "type: chat_template" in axolotl and "field_messages: messages" in axolotl
     guide = (directory / "TRAINING_GUIDE.md").read_text()
     for needed in (
-        str(directory / "grader_train.jsonl"),
-        str(directory / "grader_val.jsonl"),
+        '"train": "grader_train.jsonl"',
+        '"validation": "grader_val.jsonl"',
         "pip install unsloth",
         "axolotl train",
         "llamafactory-cli train",
         "dataset: grader_train",
         "convert_hf_to_gguf.py",
-        f"ollama create grader-ft:v1 -f {directory / 'work' / 'Modelfile'}",
+        "ollama create grader-ft:v1 -f work/Modelfile",
         f"--dataset {export.pk}",
     ):
         assert needed in guide, needed
@@ -426,8 +426,9 @@ def test_the_guide_s_code_and_the_axolotl_snippet_parse(media_root, fmt):
     export = dataset_export_submit(fmt=fmt, wait=True)
     directory = media_root / "datasets" / "ready4hire" / "v1"
     snippet = yaml.safe_load((directory / "axolotl_datasets.yaml").read_text())
-    assert snippet["datasets"][0]["path"] == str(media_root / export.files["train"]["path"])
-    assert snippet["test_datasets"][0]["path"] == str(media_root / export.files["val"]["path"])
+    # Relative to the export folder, where the guide says to run the trainers (issue 13).
+    assert (directory / snippet["datasets"][0]["path"]) == media_root / export.files["train"]["path"]
+    assert (directory / snippet["test_datasets"][0]["path"]) == media_root / export.files["val"]["path"]
     blocks = re.findall(r"```(\w+)\n(.*?)```", (directory / "TRAINING_GUIDE.md").read_text(), re.S)
     assert {language for language, _ in blocks} == {"bash", "python", "yaml"}
     for language, block in blocks:

@@ -32,7 +32,9 @@ def test_the_form_previews_examples_without_exporting(admin_client):
     response = admin_client.post(add_url, {**FORM, "_preview": "1"})
     content = response.content.decode()
     assert response.status_code == 200 and "Preview: the first 3 examples" in content
-    assert "Un índice evita recorrer la tabla." in content and "&quot;role&quot;: &quot;assistant&quot;" in content
+    assert "Un índice evita recorrer la tabla." in content
+    # Turns, not the record's JSON: the shared system prompt folded away, the grade pretty-printed (issue 13).
+    assert "System prompt (the same in every example)" in content and "&quot;score&quot;: " in content
     assert not DatasetExport.objects.exists()
 
 
@@ -70,9 +72,13 @@ def test_the_list_shows_status_progress_and_counts(admin_client):
     pending = dataset_export_submit()
     content = admin_client.get(reverse("admin:training_datasetexport_changelist")).content.decode()
     assert str(done) in content and str(pending) in content
-    assert '<progress max="100" value="100"></progress>' in content
-    assert reverse("admin:training_datasetexport_download", args=[done.pk, "train"]) in content
-    assert reverse("admin:training_datasetexport_download", args=[pending.pk, "train"]) not in content
+    # A pending export's state refreshes itself; the files moved to the change page to fit the list (issue 13).
+    assert f'data-r4h-live="datasetexport-{pending.pk}-state" data-r4h-running' in content
+    assert f'data-r4h-live="datasetexport-{done.pk}-state">Done' in content
+    done_page = admin_client.get(reverse("admin:training_datasetexport_change", args=[done.pk])).content.decode()
+    assert reverse("admin:training_datasetexport_download", args=[done.pk, "train"]) in done_page
+    pending_page = admin_client.get(reverse("admin:training_datasetexport_change", args=[pending.pk])).content.decode()
+    assert reverse("admin:training_datasetexport_download", args=[pending.pk, "train"]) not in pending_page
 
 
 def test_downloading_an_unfinished_export_says_why(admin_client):

@@ -6,6 +6,7 @@ import hashlib
 import json
 
 import pytest
+from django.contrib.auth.models import Permission
 
 from tests.celery_worker import job_wait
 from training.models import DatasetExport, JobStatus
@@ -88,11 +89,14 @@ def test_nothing_to_export_and_bad_input_are_422(api_client):
     assert response.status_code == 422 and "No examples match" in response.json()["detail"]
     assert not DatasetExport.objects.exists()
 
+    # Issue 13: the filters go inside `filters`, as the README documents; flat ones are unknown fields.
     for body, field in (
         ({"format": "csv"}, "format"),
         ({"train_share": 1}, "train_share"),
-        ({"categories": ["cooking"]}, "categories.0"),
-        ({"min_score": 12}, "min_score"),
+        ({"filters": {"categories": ["cooking"]}}, "filters.categories.0"),
+        ({"filters": {"min_score": 12}}, "filters.min_score"),
+        ({"min_score": 5}, "min_score"),
+        ({"filters": {"sources": ["llm"], "lang": "en"}}, "filters.lang"),
     ):
         response = post(api_client, body)
         assert response.status_code == 422, body
@@ -105,6 +109,9 @@ def test_a_staff_session_needs_the_add_permission(client, django_user_model):
     client.force_login(staff)
     response = post(client, {})
     assert response.status_code == 403 and response.json()["code"] == "forbidden"
+    # Issue 9: reading exports needs the permission the admin asks for to show them.
+    assert client.get(BASE).status_code == 403
+    staff.user_permissions.add(Permission.objects.get(codename="view_datasetexport"))
     assert client.get(BASE).status_code == 200
     assert DatasetExport.objects.filter(status=JobStatus.PENDING).count() == 0
 

@@ -71,7 +71,8 @@ def test_the_api_without_the_extra_answers_422_with_the_install_line(api_client,
     assert "pip install -e '.[train]'" in response.json()["detail"]
 
 
-def test_defaults_follow_the_starting_point(train_extra, export, tmp_path):
+def test_defaults_follow_the_starting_point(train_extra, export, tmp_path, settings):
+    settings.ALLOWED_MODEL_DIRS = [str(tmp_path)]  # model files lie in the test's folder (issue 9 confines paths)
     tiny = finetune_run_create(dataset_export_id=export.pk, init_tiny=True)
     assert (tiny.method, tiny.status, tiny.base_model) == ("full", JobStatus.PENDING, "tiny (random-initialised)")
     assert tiny.hyperparameters["learning_rate"] == 3e-3 and tiny.hyperparameters["max_steps"] > 0
@@ -95,11 +96,13 @@ def test_defaults_follow_the_starting_point(train_extra, export, tmp_path):
     ("options", "field", "message"),
     [
         ({"dataset_export_id": 999}, "dataset_export_id", "does not exist"),
-        ({"base_model": "/nowhere/at/all"}, "base_model", "does not exist"),
+        ({"base_model": "/nowhere/at/all"}, "base_model", "must lie inside"),  # issue 9: outside every root
         ({"base_model": "someone/never-downloaded-model"}, "base_model", "local cache"),
         ({}, "base_model", "Give a base model"),
         ({"init_tiny": True, "base_model": "/tmp"}, "base_model", "not both"),
-        ({"init_tiny": True, "method": "dpo"}, "method", "method must be one of"),
+        ({"init_tiny": True, "method": "ppo"}, "method", "method must be one of"),
+        # issue 15: dpo is a method now, refused on an export without corrections (not a preference export)
+        ({"init_tiny": True, "method": "dpo"}, "method", "--format preference"),
         ({"init_tiny": True, "method": "qlora"}, "method", "QLoRA needs a CUDA GPU"),
         ({"init_tiny": True, "hyperparameters": {"learning_rate": 5}}, "hyperparameters.learning_rate", "between"),
         ({"init_tiny": True, "hyperparameters": {"batch_size": 0}}, "hyperparameters.batch_size", "from 1"),
@@ -235,10 +238,12 @@ def test_the_admin_shows_progress_metrics_outputs_and_log_read_only(admin_client
     )
 
     listing = admin_client.get(reverse("admin:training_finetunerun_changelist")).content.decode()
-    assert "tiny (random-initialised)" in listing and "step 40/40" in listing
+    assert "step 40/40" in listing
     page = admin_client.get(reverse("admin:training_finetunerun_change", args=[run.pk])).content.decode()
+    # The base model moved from the list to the page, and the metrics are a table (issue 13).
+    assert "tiny (random-initialised)" in page
     assert "/models/run-1/model.gguf" in page and "ready4hire:v1" in page
-    assert "eval_loss" in page and "step 40/40: loss=0.75" in page
+    assert "validation loss" in page and "step 40/40: loss=0.75" in page
     assert 'name="status"' not in page  # nothing to edit
     assert admin_client.get(reverse("admin:training_finetunerun_add")).status_code == 403
 

@@ -1,7 +1,8 @@
 """The tiny path end to end on the CPU, as `manage.py finetune --init-tiny` runs it: train → merge → GGUF →
 llama.cpp loads it and tokenizes exactly like the Hugging Face tokenizer → both the random-initialised base
 and the fine-tuned model are served by llama.cpp and grade held-out rows through our OpenAI-compatible
-client. The fine-tuned model must beat its base on valid-JSON rate and on mean absolute error."""
+client, then in this process through the local backend. The fine-tuned model must beat its base on
+valid-JSON rate and on mean absolute error either way."""
 
 from __future__ import annotations
 
@@ -125,3 +126,30 @@ def test_tiny_fine_tune_beats_its_random_base_through_llama_cpp(extras, capsys):
     # seed, 100% after 500 or 800, on this machine's CPU): the bar here is the base, as the issue sets it.
     assert after["valid_json_rate"] > before["valid_json_rate"]
     assert after["mae"] < before["mae"]
+
+    # The same checkpoints in this process (the `local` backend, no llama.cpp): same prompt, schema, parsing.
+    local_before = _agreement(_grade_locally(run.outputs["base_dir"], held_out), human)
+    local_after = _agreement(_grade_locally(run.outputs["merged"], held_out), human)
+    with capsys.disabled():
+        print(f"in-process base:       {local_before}\nin-process fine-tuned: {local_after}")
+    assert local_after["valid_json_rate"] > local_before["valid_json_rate"]
+    assert local_after["mae"] < local_before["mae"]
+
+
+def _grade_locally(checkpoint: str, conversations: list[list[dict[str, str]]]) -> list[float | None]:
+    from evaluation.llm.local import LocalTransformersClient
+
+    replies = LocalTransformersClient(base_url=checkpoint, model="tiny").chat_many(
+        [conversation[:-1] for conversation in conversations],
+        schema=grade_json_schema(),
+        temperature=0.0,
+        num_predict=384,
+        seed=7,
+    )
+    scores: list[float | None] = []
+    for reply in replies:
+        try:
+            scores.append(parse_grade(reply.content).score)
+        except OutputError:
+            scores.append(None)
+    return scores

@@ -113,7 +113,8 @@ def test_a_round_trip_through_export_loses_nothing():
     originals[1].update(evaluation_source="human", role="", strengths=[], model_used="")
     examples_import(lines=lines(*originals))
     out = io.StringIO()
-    assert examples_export_jsonl(out=out) == 3
+    # Issue 9: the full format is now the default; the original collector's format is asked for by name.
+    assert examples_export_jsonl(out=out, fmt="legacy") == 3
     exported = [json.loads(line) for line in out.getvalue().splitlines()]
     assert [list(record) for record in exported] == [list(ORIGINAL_FIELDS)] * 3
     for original, record in zip(originals, exported, strict=True):
@@ -126,7 +127,7 @@ def test_a_round_trip_through_export_loses_nothing():
     assert examples_import(lines=out.getvalue().splitlines()).duplicates == 3
 
 
-def test_the_extended_export_carries_review_state_and_the_machine_label():
+def test_the_full_export_carries_review_state_and_the_machine_label():
     example = TrainingExampleFactory(
         language="en",
         review_status="approved",
@@ -136,7 +137,7 @@ def test_the_extended_export_carries_review_state_and_the_machine_label():
         source="human",
     )
     out = io.StringIO()
-    examples_export_jsonl(out=out, extended=True)
+    examples_export_jsonl(out=out)
     record = json.loads(out.getvalue())
     assert record["language"] == "en" and record["review_status"] == "approved"
     assert record["original_label"] == grade(3.0)

@@ -139,7 +139,8 @@ def test_the_file_is_written_where_asked(media_root: Path, tmp_path: Path) -> No
     assert out.read_text(encoding="utf-8") == modelfile.content
 
 
-def test_a_local_gguf_base_is_stored_absolute(media_root: Path, tmp_path: Path, monkeypatch) -> None:
+def test_a_local_gguf_base_is_stored_absolute(media_root: Path, tmp_path: Path, monkeypatch, settings) -> None:
+    settings.ALLOWED_MODEL_DIRS = [str(tmp_path)]  # model files lie in the test's folder (issue 9 confines paths)
     (tmp_path / "grader.gguf").write_bytes(b"GGUF")
     monkeypatch.chdir(tmp_path)
     modelfile = modelfile_build(name="grader:v1", base="./grader.gguf")
@@ -240,7 +241,10 @@ def test_push_from_a_model_name_sends_the_create_body_and_the_model_answers(olla
         assert client.health().ok
 
 
-def test_push_uploads_a_gguf_base_and_a_safetensors_adapter_as_blobs(ollama: FakeOllamaServer, tmp_path) -> None:
+def test_push_uploads_a_gguf_base_and_a_safetensors_adapter_as_blobs(
+    ollama: FakeOllamaServer, tmp_path, settings
+) -> None:
+    settings.ALLOWED_MODEL_DIRS = [str(tmp_path)]  # model files lie in the test's folder (issue 9 confines paths)
     gguf = tmp_path / "grader-Q4_K_M.gguf"
     gguf.write_bytes(b"GGUF" + b"\x01" * 5000)
     adapter = tmp_path / "adapter"
@@ -304,7 +308,8 @@ def test_a_running_job_is_not_started_twice(ollama: FakeOllamaServer) -> None:
     assert ollama.create_requests == []
 
 
-def test_push_file_resolves_paths_next_to_the_modelfile(ollama: FakeOllamaServer, tmp_path: Path) -> None:
+def test_push_file_resolves_paths_next_to_the_modelfile(ollama: FakeOllamaServer, tmp_path: Path, settings) -> None:
+    settings.ALLOWED_MODEL_DIRS = [str(tmp_path)]  # model files lie in the test's folder (issue 9 confines paths)
     folder = tmp_path / "release"
     folder.mkdir()
     (folder / "grader.gguf").write_bytes(b"GGUF-grader")

@@ -68,7 +68,8 @@ def test_build_modelfile_refuses_an_unknown_parameter(ollama) -> None:
         run("build_modelfile", "--from", "llama3.2:3b", "--name", "r:v1", "--parameter", "temprature=0.1")
 
 
-def test_push_model_pushes_a_file_and_prints_its_blobs(ollama, tmp_path: Path) -> None:
+def test_push_model_pushes_a_file_and_prints_its_blobs(ollama, tmp_path: Path, settings) -> None:
+    settings.ALLOWED_MODEL_DIRS = [str(tmp_path)]  # model files lie in the test's folder (issue 9 confines paths)
     (tmp_path / "grader.gguf").write_bytes(b"GGUF" * 100)
     path = tmp_path / "Modelfile"
     path.write_text("FROM ./grader.gguf\nPARAMETER temperature 0.1\n", encoding="utf-8")

@@ -104,8 +104,11 @@ def test_correcting_the_score_keeps_the_machine_label_and_approves(user):
     assert corrected.source == TrainingExample.Source.HUMAN
     assert corrected.review_status == Status.APPROVED
     assert corrected.reviewed_by == user and corrected.review_note == "Underrated."
+    # The machine's justification no longer explains the new score: the reviewer's note replaces it.
+    assert corrected.label["justification"] == "Underrated."
     assert (
-        LogEntry.objects.get().change_message == "Corrected (score 4 → 8.5, breakdown) and approved. Note: Underrated."
+        LogEntry.objects.get().change_message
+        == "Corrected (score 4 → 8.5, breakdown, justification) and approved. Note: Underrated."
     )
 
 

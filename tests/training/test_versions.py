@@ -258,7 +258,7 @@ def test_retraining_is_due_when_the_newest_export_has_enough_new_examples():
 
 def test_the_scheduled_retraining_is_installed_for_beat_on_the_training_queue():
     task = PeriodicTask.objects.get(task=finetune_if_due_task.name)
-    assert task.enabled and task.interval is not None and task.queue == finetune_if_due_task.queue == "training"
+    assert task.enabled and task.interval is not None and task.queue == finetune_if_due_task.queue_name == "training"
 
 
 def test_the_scheduled_task_does_nothing_while_the_schedule_is_off(settings):

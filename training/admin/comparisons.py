@@ -18,17 +18,21 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import escape, format_html, format_html_join
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
-from evaluation.llm.schema import CATEGORIES
+from evaluation.choices import Category
 from ready4hire.errors import DomainError
 
 from ..comparison_report import TABLE_COLUMNS, penalty_score
 from ..metrics import to_rating
 from ..models import ComparisonRun, DatasetExport, JobStatus
 from ..selectors.comparisons import ScorePoint, comparison_points
-from ..services.comparisons import comparison_create
+from ..services.comparisons import comparison_cancel, comparison_create
+from .display import job_state
+from .jobs import cancel_action
 
-MODELS_HELP = (
+MODELS_HELP = gettext_lazy(
     "One model per line as LABEL=REF, the base first. REF: a server model name, NAME:vN (e.g. ready4hire:v3), "
     "latest or tiny-base; add @ollama+URL or @openai+URL to grade on another server."
 )
@@ -36,23 +40,39 @@ MODELS_HELP = (
 
 class ComparisonStartForm(forms.Form):
     models = forms.CharField(
+        label=gettext_lazy("Models"),
         widget=forms.Textarea(attrs={"rows": 4, "cols": 60}),
         initial="base=tiny-base\nft=latest",
         help_text=MODELS_HELP,
     )
     dataset = forms.ModelChoiceField(
+        label=gettext_lazy("Dataset"),
         queryset=DatasetExport.objects.filter(status=JobStatus.DONE).order_by("-created_at", "-pk"),
         required=False,
-        empty_label="— approved examples (filters below) —",
-        help_text="Compare on this export's split; empty: on approved examples matching the filters.",
+        empty_label=gettext_lazy("— approved examples (filters below) —"),
+        help_text=gettext_lazy("Compare on this export's split; empty: on approved examples matching the filters."),
     )
-    split = forms.ChoiceField(choices=[("val", "validation"), ("train", "train")], initial="val")
+    split = forms.ChoiceField(
+        label=gettext_lazy("Split"),
+        choices=[("val", gettext_lazy("Validation")), ("train", gettext_lazy("Training"))],
+        initial="val",
+    )
     category = forms.ChoiceField(
-        choices=[("", "any"), *((value, value) for value in CATEGORIES)], required=False, help_text="Without export."
+        label=gettext_lazy("Category"),
+        choices=[("", gettext_lazy("Any")), *Category.choices],
+        required=False,
+        help_text=gettext_lazy("Without an export only."),
     )
-    repeats = forms.IntegerField(min_value=1, initial=1, help_text="Grades per model and example (consistency).")
-    limit = forms.IntegerField(min_value=1, required=False, help_text="Only the first N examples.")
-    name = forms.CharField(max_length=200, required=False)
+    repeats = forms.IntegerField(
+        label=gettext_lazy("Repeats"),
+        min_value=1,
+        initial=1,
+        help_text=gettext_lazy("Grades per model and example (consistency)."),
+    )
+    limit = forms.IntegerField(
+        label=gettext_lazy("Limit"), min_value=1, required=False, help_text=gettext_lazy("Only the first N examples.")
+    )
+    name = forms.CharField(label=gettext_lazy("Name"), max_length=200, required=False)
 
     def clean_models(self) -> list[tuple[str, str]]:
         pairs = []
@@ -61,14 +81,16 @@ class ComparisonStartForm(forms.Form):
                 continue
             label, sep, ref = line.partition("=")
             if not sep or not label.strip() or not ref.strip():
-                raise forms.ValidationError(f"Line {number}: write LABEL=REF, e.g. base=llama3.2:3b.")
+                raise forms.ValidationError(
+                    _("Line %(number)d: write LABEL=REF, e.g. base=llama3.2:3b.") % {"number": number}
+                )
             pairs.append((label.strip(), ref.strip()))
         return pairs
 
     def clean(self):
         data = super().clean()
         if data.get("dataset") and data.get("category"):
-            raise forms.ValidationError("Choose an export or a category filter, not both.")
+            raise forms.ValidationError(_("Choose an export or a category filter, not both."))
         return data
 
 
@@ -86,21 +108,32 @@ def _svg(body: str, title: str, width: int = _SIZE, height: int = _SIZE) -> str:
     )
 
 
-def scatter_svg(points: list[ScorePoint], *, label: str) -> str:
-    """Model score (y) against human score (x), the diagonal for perfect agreement; a miss is a red cross at
-    its penalty score, as the metrics count it."""
+def score_x(value: float) -> float:
+    """Where a 0-10 score lies across a score-against-score plot."""
+    return _MARGIN + value / 10 * _PLOT
 
-    def x(value: float) -> float:
-        return _MARGIN + value / 10 * _PLOT
 
-    def y(value: float) -> float:
-        return _SIZE - _MARGIN - value / 10 * _PLOT
+def score_y(value: float) -> float:
+    return _SIZE - _MARGIN - value / 10 * _PLOT
 
+
+def score_frame() -> list[str]:
+    """A score-against-score plot's frame, its 0-10 ticks on both axes and the dashed diagonal (also the
+    calibration reliability plot's, training/admin/calibrations.py)."""
+    x, y = score_x, score_y
     parts = [f'<rect x="{_MARGIN}" y="{_MARGIN}" width="{_PLOT}" height="{_PLOT}" fill="none" stroke="#999"/>']
     for tick in range(0, 11, 2):
         parts.append(f'<text x="{x(tick):.1f}" y="{_SIZE - _MARGIN + 13}" text-anchor="middle">{tick}</text>')
         parts.append(f'<text x="{_MARGIN - 6}" y="{y(tick) + 3:.1f}" text-anchor="end">{tick}</text>')
     parts.append(f'<line x1="{x(0)}" y1="{y(0)}" x2="{x(10)}" y2="{y(10)}" stroke="#bbb" stroke-dasharray="4 3"/>')
+    return parts
+
+
+def scatter_svg(points: list[ScorePoint], *, label: str) -> str:
+    """Model score (y) against human score (x), the diagonal for perfect agreement; a miss is a red cross at
+    its penalty score, as the metrics count it."""
+    x, y = score_x, score_y
+    parts = score_frame()
     for point in points:
         if point.score is None:
             cx, cy = x(point.human), y(penalty_score(point.human))
@@ -113,13 +146,14 @@ def scatter_svg(points: list[ScorePoint], *, label: str) -> str:
                 f'<circle cx="{x(point.human):.1f}" cy="{y(point.score):.1f}" r="4" '
                 'fill="#2c6fbb" fill-opacity="0.45"/>'
             )
-    parts.append(f'<text x="{_SIZE / 2}" y="{_SIZE - 6}" text-anchor="middle">human score</text>')
+    parts.append(f'<text x="{_SIZE / 2}" y="{_SIZE - 6}" text-anchor="middle">{escape(_("human score"))}</text>')
     parts.append(
         f'<text x="11" y="{_SIZE / 2}" text-anchor="middle" transform="rotate(-90 11 {_SIZE / 2})">'
-        f"{escape(label)} score</text>"
+        f"{escape(_('%(model)s score') % {'model': label})}</text>"
     )
-    parts.append(f'<text x="{_MARGIN}" y="{_MARGIN - 8}" fill="#c0392b">× invalid (counted at its penalty)</text>')
-    return _svg("".join(parts), f"{label}: score against human score")
+    invalid = escape(_("× invalid (counted at its penalty)"))
+    parts.append(f'<text x="{_MARGIN}" y="{_MARGIN - 8}" fill="#c0392b">{invalid}</text>')
+    return _svg("".join(parts), _("%(model)s: score against human score") % {"model": label})
 
 
 def confusion_svg(points: list[ScorePoint], *, label: str) -> str:
@@ -157,11 +191,13 @@ def confusion_svg(points: list[ScorePoint], *, label: str) -> str:
                     f'<text x="{left + cell / 2:.1f}" y="{top_y + cell / 2 + 3:.1f}" text-anchor="middle" '
                     f'font-size="8">{count}</text>'
                 )
-    parts.append(f'<text x="{_SIZE / 2}" y="{bottom + 28:.1f}" text-anchor="middle">{escape(label)} rating</text>')
+    model_rating = escape(_("%(model)s rating") % {"model": label})
+    parts.append(f'<text x="{_SIZE / 2}" y="{bottom + 28:.1f}" text-anchor="middle">{model_rating}</text>')
     parts.append(
-        f'<text x="11" y="{_SIZE / 2}" text-anchor="middle" transform="rotate(-90 11 {_SIZE / 2})">human rating</text>'
+        f'<text x="11" y="{_SIZE / 2}" text-anchor="middle" transform="rotate(-90 11 {_SIZE / 2})">'
+        f"{escape(_('human rating'))}</text>"
     )
-    return _svg("".join(parts), f"{label}: confusion matrix", width=width)
+    return _svg("".join(parts), _("%(model)s: confusion matrix") % {"model": label}, width=width)
 
 
 PLOTS = {"scatter": scatter_svg, "confusion": confusion_svg}
@@ -186,11 +222,11 @@ def _relative_change(change: dict) -> str:
 
 @admin.register(ComparisonRun)
 class ComparisonRunAdmin(admin.ModelAdmin):
+    actions = [cancel_action(lambda pk: comparison_cancel(comparison_id=pk))]
     list_display = [
         "id",
         "name",
-        "status",
-        "progress_percent",
+        "state",
         "model_labels",
         "example_count",
         "repeats",
@@ -204,7 +240,7 @@ class ComparisonRunAdmin(admin.ModelAdmin):
     change_form_template = "admin/training/comparisonrun/change_form.html"
     fields = [
         "name",
-        ("status", "progress", "error"),
+        ("state", "error"),
         "dataset_export",
         "split",
         "repeats",
@@ -215,38 +251,38 @@ class ComparisonRunAdmin(admin.ModelAdmin):
     ]
     readonly_fields = [field for row in fields for field in ((row,) if isinstance(row, str) else row)]
 
-    @admin.display(description="Models (the first is the base)")
+    @admin.display(description=gettext_lazy("Models (the first is the base)"))
     def models_compared(self, obj: ComparisonRun) -> str:
         return format_html(
             "<ol>{}</ol>",
             format_html_join(
                 "",
-                "<li><strong>{}</strong>: {} — {} on {}</li>",
+                "<li><strong>{}</strong>: {} — {} {} {}</li>",
                 (
-                    (c["label"], c["ref"], c["model"], c["gguf_path"] or f"{c['backend']} {c['base_url']}")
+                    (c["label"], c["ref"], c["model"], _("on"), c["gguf_path"] or f"{c['backend']} {c['base_url']}")
                     for c in obj.contenders
                 ),
             ),
         )
 
-    @admin.display(description="Progress")
-    def progress_percent(self, obj: ComparisonRun) -> str:
-        return f"{obj.progress}%"
+    @admin.display(description=gettext_lazy("Status"), ordering="status")
+    def state(self, obj: ComparisonRun) -> str:
+        return job_state(obj)
 
-    @admin.display(description="Models")
+    @admin.display(description=gettext_lazy("Models"))
     def model_labels(self, obj: ComparisonRun) -> str:
-        return " vs ".join(contender["label"] for contender in obj.contenders)
+        return f" {_('vs')} ".join(contender["label"] for contender in obj.contenders)
 
-    @admin.display(description="Examples")
+    @admin.display(description=gettext_lazy("Examples"))
     def example_count(self, obj: ComparisonRun) -> int:
         return len((obj.filters or {}).get("example_ids") or [])
 
-    @admin.display(description="Gate")
+    @admin.display(description=gettext_lazy("Gate"))
     def gate_result(self, obj: ComparisonRun) -> str:
         if not obj.gate:
             return "—"
         return ", ".join(
-            f"{label}: {'passed' if verdict['passed'] else 'failed'}" for label, verdict in obj.gate.items()
+            f"{label}: {_('passed') if verdict['passed'] else _('failed')}" for label, verdict in obj.gate.items()
         )
 
     def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
@@ -293,6 +329,7 @@ class ComparisonRunAdmin(admin.ModelAdmin):
                 for label, figures in report["models"].items()
             ]
             context["report_columns"] = [title for title, _, _ in TABLE_COLUMNS]
+            context["left_out"] = report.get("left_out") or []
             context["verdicts"] = [
                 {
                     "label": label,
@@ -327,12 +364,14 @@ class ComparisonRunAdmin(admin.ModelAdmin):
             except DomainError as exc:
                 form.add_error(None, str(exc))
             else:
-                self.message_user(request, format_html("Comparison #{} queued.", run.pk), messages.SUCCESS)
+                self.message_user(
+                    request, format_html(_("Comparison #{number} queued."), number=run.pk), messages.SUCCESS
+                )
                 return HttpResponseRedirect(reverse("admin:training_comparisonrun_change", args=[run.pk]))
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
-            "title": "Start a comparison",
+            "title": _("Start a comparison"),
             "form": form,
         }
         return TemplateResponse(request, "admin/training/comparisonrun/start.html", context)

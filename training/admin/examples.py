@@ -1,4 +1,7 @@
-"""The reviewers' admin: the review queue, bulk actions, the correction page and the statistics page."""
+"""The reviewers' admin: the review queue (list page), bulk actions and the correction page.
+
+The review screen lives in `review.py`, the statistics page in `statistics.py`; both are views of this admin.
+"""
 
 from __future__ import annotations
 
@@ -9,19 +12,20 @@ from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.templatetags.admin_urls import add_preserved_filters
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
 from django.shortcuts import redirect
-from django.template.response import TemplateResponse
-from django.urls import path, reverse
-from django.utils.html import format_html, format_html_join
+from django.urls import reverse
+from django.utils.html import format_html
 from django.utils.text import Truncator
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 
-from evaluation.llm.schema import BREAKDOWN_MAXIMA
 from ready4hire.errors import DomainError, InvalidInput
 
-from ..forms import BREAKDOWN_LABELS, ExampleReviewForm
+from ..forms import ExampleReviewForm
 from ..models import CollectionSettings, TrainingExample
-from ..selectors import SCORE_BUCKETS, collection_settings_get, example_next_in_queue, score_bucket_q, training_stats
+from ..selectors import SCORE_BUCKETS, collection_settings_get, score_bucket_q
+from ..selectors.queue import DEFAULT_ORDER, ORDERS, ReviewQueue, review_queue_examples, review_queue_next
 from ..services import (
     collection_settings_update,
     example_approve,
@@ -29,6 +33,10 @@ from ..services import (
     example_reject,
     example_reopen,
 )
+from .grades import grade_html
+from .review import ORDERS as ORDER_LABELS
+from .review import ReviewScreenMixin
+from .statistics import StatisticsMixin
 
 Status = TrainingExample.ReviewStatus
 
@@ -37,18 +45,26 @@ REVIEW_BUTTONS = {"_approve_next": "approve", "_reject_next": "reject", "_reopen
 
 
 def _examples(count: int) -> str:
-    return f"{count} example{'' if count == 1 else 's'}"
+    return ngettext("%(count)d example", "%(count)d examples", count) % {"count": count}
+
+
+def queue_of(querydict) -> ReviewQueue:
+    """The review queue a list page or change page stands for; filters it cannot read fall back to any."""
+    try:
+        return ReviewQueue.from_querydict(querydict)
+    except InvalidInput:
+        return ReviewQueue()
 
 
 class ReviewStatusFilter(admin.SimpleListFilter):
     """The changelist opens on the review queue (pending examples); 'All' shows everything."""
 
-    title = "review status"
+    title = gettext_lazy("review status")
     parameter_name = "review_status"
     ALL = "all"
 
     def lookups(self, request, model_admin):
-        return [*Status.choices, (self.ALL, "All")]
+        return [*Status.choices, (self.ALL, _("All"))]
 
     def selected(self) -> str:
         return self.value() or Status.PENDING
@@ -65,16 +81,16 @@ class ReviewStatusFilter(admin.SimpleListFilter):
         if self.selected() == self.ALL:
             return queryset
         if self.selected() not in Status.values:
-            raise IncorrectLookupParameters(f"Unknown review status {self.selected()!r}.")
+            raise IncorrectLookupParameters(_("Unknown review status %(status)r.") % {"status": self.selected()})
         return queryset.filter(review_status=self.selected())
 
 
 class ScoreRangeFilter(admin.SimpleListFilter):
-    title = "score range"
+    title = gettext_lazy("score range")
     parameter_name = "score_range"
 
     def lookups(self, request, model_admin):
-        return [(name, name) for name, _, _ in SCORE_BUCKETS]
+        return [(name, name) for name, _low, _high in SCORE_BUCKETS]
 
     def queryset(self, request, queryset):
         if not self.value():
@@ -85,58 +101,50 @@ class ScoreRangeFilter(admin.SimpleListFilter):
             raise IncorrectLookupParameters(exc) from None
 
 
-def _grade_html(label: dict | None) -> str:
-    if not label:
-        return "—"
-    breakdown = label.get("breakdown") or {}
-    parts = format_html_join(
-        "",
-        "<tr><th>{}</th><td>{} / {}</td></tr>",
-        ((BREAKDOWN_LABELS[name], breakdown.get(name, "—"), f"{top:g}") for name, top in BREAKDOWN_MAXIMA.items()),
-    )
-    lists = format_html_join(
-        "",
-        "<tr><th>{}</th><td>{}</td></tr>",
-        (
-            (title, " · ".join(label.get(key) or []) or "—")
-            for key, title in (
-                ("strengths", "Strengths"),
-                ("improvements", "Improvements"),
-                ("concepts_covered", "Concepts covered"),
-                ("missing_concepts", "Missing concepts"),
-            )
-        ),
-    )
-    return format_html(
-        '<table class="r4h-grade"><tr><th>Score</th><td><strong>{} / 10</strong></td></tr>{}'
-        "<tr><th>Justification</th><td>{}</td></tr>{}</table>",
-        label.get("score"),
-        parts,
-        label.get("justification") or "—",
-        lists,
-    )
+class OrderFilter(admin.SimpleListFilter):
+    """The queue's order, chosen like a filter; the admin's `get_ordering` applies it (column sorts win)."""
+
+    title = gettext_lazy("order")
+    parameter_name = "order"
+
+    def lookups(self, request, model_admin):
+        return ORDER_LABELS
+
+    def choices(self, changelist):
+        for lookup, title in self.lookup_choices:
+            yield {
+                "selected": (self.value() or DEFAULT_ORDER) == lookup,
+                "query_string": changelist.get_query_string({self.parameter_name: lookup}),
+                "display": title,
+            }
+
+    def queryset(self, request, queryset):
+        return queryset
+
+
+def _order(request: HttpRequest) -> str:
+    order = request.GET.get("order")
+    return order if order in ORDERS else DEFAULT_ORDER
 
 
 @admin.register(TrainingExample)
-class TrainingExampleAdmin(admin.ModelAdmin):
+class TrainingExampleAdmin(ReviewScreenMixin, StatisticsMixin, admin.ModelAdmin):
     form = ExampleReviewForm
-    list_display = [
-        "id",
-        "short_question",
-        "short_answer",
-        "score",
-        "source",
+    # Narrow enough for 1,440 px; the full texts and grade are on the change page and the review screen.
+    list_display = ["id", "short_question", "short_answer", "score", "category", "language", "review_status"]
+    list_display_links = ["id", "short_question"]
+    list_filter = [
+        ReviewStatusFilter,
+        OrderFilter,
         "category",
         "difficulty",
+        "language",
+        "source",
+        ScoreRangeFilter,
         "role",
-        "review_status",
     ]
-    list_display_links = ["id", "short_question"]
-    list_filter = [ReviewStatusFilter, "source", "category", "difficulty", "role", "language", ScoreRangeFilter]
     search_fields = ["question", "answer"]
-    list_select_related = ["reviewed_by", "reviewed_by_key"]
     list_per_page = 50
-    ordering = ["-created_at", "-id"]
     actions = ["approve_selected", "reject_selected", "reopen_selected"]
     readonly_fields = [
         "question_text",
@@ -161,15 +169,32 @@ class TrainingExampleAdmin(admin.ModelAdmin):
         "review_note",
     ]
 
-    # --- the review queue -------------------------------------------------------------------------------
+    # --- the review queue (list page) --------------------------------------------------------------
 
-    @admin.display(description="Question")
+    def get_queryset(self, request: HttpRequest) -> QuerySet[TrainingExample]:
+        # The queue's one selector, so the list shows the queue in the order the review screen walks it.
+        return review_queue_examples(queue=ReviewQueue(order=_order(request)))
+
+    def get_ordering(self, request: HttpRequest) -> list:
+        return list(self.get_queryset(request).query.order_by)
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+        queue = queue_of(request.GET)
+        query = queue.to_querystring()
+        extra = {
+            "title": _("Training examples to review"),
+            "review_url": reverse("admin:training_trainingexample_review") + (f"?{query}" if query else ""),
+            **(extra_context or {}),
+        }
+        return super().changelist_view(request, extra_context=extra)
+
+    @admin.display(description=gettext_lazy("Question"))
     def short_question(self, obj: TrainingExample) -> str:
-        return Truncator(" ".join(obj.question.split())).chars(70)
+        return Truncator(" ".join(obj.question.split())).chars(60)
 
-    @admin.display(description="Answer")
+    @admin.display(description=gettext_lazy("Answer"))
     def short_answer(self, obj: TrainingExample) -> str:
-        return Truncator(" ".join(obj.answer.split())).chars(100)
+        return Truncator(" ".join(obj.answer.split())).chars(90)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         # Examples come from grading (collection) or from `import_examples`, never typed in by hand.
@@ -196,31 +221,67 @@ class TrainingExampleAdmin(admin.ModelAdmin):
                 done += 1
             except DomainError as exc:
                 failures.append(str(exc))
-        message = f"{_examples(done)} {verb}."
+        status_label = Status(already).label
+        message = _("%(examples)s %(verb)s.") % {"examples": _examples(done), "verb": verb}
         if skipped:
-            message += f" {_examples(skipped)} {'was' if skipped == 1 else 'were'} already {already}."
+            message += " " + ngettext(
+                "%(count)d example was already %(status)s.", "%(count)d examples were already %(status)s.", skipped
+            ) % {"count": skipped, "status": str(status_label).lower()}
         self.message_user(request, message, messages.SUCCESS if done or not failures else messages.WARNING)
         if failures:
-            self.message_user(request, f"{_examples(len(failures))} not {verb}: {failures[0]}", messages.ERROR)
+            problem = _("%(examples)s not %(verb)s: %(reason)s") % {
+                "examples": _examples(len(failures)),
+                "verb": verb,
+                "reason": failures[0],
+            }
+            self.message_user(request, problem, messages.ERROR)
 
-    @admin.action(description="Approve selected examples", permissions=["change"])
+    @admin.action(description=gettext_lazy("Approve selected examples"), permissions=["change"])
     def approve_selected(self, request: HttpRequest, queryset: QuerySet[TrainingExample]) -> None:
-        self._review_many(request, queryset, example_approve, verb="approved", already=Status.APPROVED)
+        self._review_many(request, queryset, example_approve, verb=_("approved"), already=Status.APPROVED)
 
-    @admin.action(description="Reject selected examples", permissions=["change"])
+    @admin.action(description=gettext_lazy("Reject selected examples"), permissions=["change"])
     def reject_selected(self, request: HttpRequest, queryset: QuerySet[TrainingExample]) -> None:
-        self._review_many(request, queryset, example_reject, verb="rejected", already=Status.REJECTED)
+        self._review_many(request, queryset, example_reject, verb=_("rejected"), already=Status.REJECTED)
 
-    @admin.action(description="Send selected examples back to the review queue", permissions=["change"])
+    @admin.action(description=gettext_lazy("Send selected examples back to the review queue"), permissions=["change"])
     def reopen_selected(self, request: HttpRequest, queryset: QuerySet[TrainingExample]) -> None:
-        self._review_many(request, queryset, example_reopen, verb="sent back to the queue", already=Status.PENDING)
+        self._review_many(request, queryset, example_reopen, verb=_("sent back to the queue"), already=Status.PENDING)
 
-    # --- the change page: read-only machine data and the correction form --------------------------------
+    # --- the change page: the correction form beside the example, both above the fold -------------------
 
     def get_fieldsets(self, request: HttpRequest, obj: TrainingExample | None = None):
-        fieldsets = [
+        # "r4h-side" fieldsets go to the right-hand column (change_form.html), next to the question and answer.
+        fieldsets: list = []
+        if obj is not None and self.has_change_permission(request, obj):
+            if obj.review_status == Status.REJECTED:
+                # A rejected example cannot be corrected, only sent back to the queue (with a note).
+                fieldsets.append((_("Send back"), {"fields": ["note"], "classes": ["r4h-side"]}))
+            else:
+                fieldsets += [
+                    (
+                        _("Correction"),
+                        {
+                            "fields": [
+                                "corrected_score",
+                                ("completeness", "technical_depth", "clarity", "key_concepts"),
+                                "note",
+                            ],
+                            "classes": ["r4h-side"],
+                            "description": _(
+                                "Change what the grade got wrong, then “Correct score and approve” (or Approve and "
+                                "next). The machine's grade is kept."
+                            ),
+                        },
+                    ),
+                    (
+                        _("Justification and missing concepts"),
+                        {"fields": ["justification", "missing_concepts"], "classes": ["r4h-side"]},
+                    ),
+                ]
+        fieldsets += [
             (
-                "Question",
+                _("Question"),
                 {
                     "fields": [
                         "question_text",
@@ -231,35 +292,20 @@ class TrainingExampleAdmin(admin.ModelAdmin):
                     ]
                 },
             ),
-            ("Answer", {"fields": ["answer_text"]}),
+            (_("Answer"), {"fields": ["answer_text"]}),
             (
-                "Machine grade",
+                _("Machine grade"),
                 {"fields": ["machine_grade", ("source", "model", "prompt_version"), "evaluation_link", "created_at"]},
             ),
-            ("Review", {"fields": ["review_status", "reviewer", "reviewed_at", "review_note", "human_label"]}),
+            (
+                _("Review"),
+                {
+                    "fields": ["review_status", "reviewer", "reviewed_at", "review_note", "human_label"],
+                    "classes": ["r4h-side"],
+                },
+            ),
+            (_("Technical"), {"fields": ["content_hash"], "classes": ["collapse", "r4h-side"]}),
         ]
-        if obj is not None and self.has_change_permission(request, obj):
-            if obj.review_status == Status.REJECTED:
-                # A rejected example cannot be corrected, only sent back to the queue (with a note).
-                fieldsets.append(("Send back", {"fields": ["note"]}))
-            else:
-                fieldsets.append(
-                    (
-                        "Correction",
-                        {
-                            "fields": [
-                                "corrected_score",
-                                ("completeness", "technical_depth", "clarity", "key_concepts"),
-                                "justification",
-                                "missing_concepts",
-                                "note",
-                            ],
-                            "description": "Change what the grade got wrong, then Approve and next (or Save "
-                            "correction). The machine's grade above is kept.",
-                        },
-                    )
-                )
-        fieldsets.append(("Technical", {"fields": ["content_hash"], "classes": ["collapse"]}))
         return fieldsets
 
     def get_form(self, request: HttpRequest, obj=None, change: bool = False, **kwargs):
@@ -270,40 +316,40 @@ class TrainingExampleAdmin(admin.ModelAdmin):
         )
         return form
 
-    @admin.display(description="Question")
+    @admin.display(description=gettext_lazy("Question"))
     def question_text(self, obj: TrainingExample) -> str:
         return format_html('<div class="r4h-text">{}</div>', obj.question)
 
-    @admin.display(description="Answer")
+    @admin.display(description=gettext_lazy("Answer"))
     def answer_text(self, obj: TrainingExample) -> str:
         return format_html('<div class="r4h-text r4h-answer">{}</div>', obj.answer)
 
-    @admin.display(description="Expected concepts")
+    @admin.display(description=gettext_lazy("Expected concepts"))
     def expected_concepts_list(self, obj: TrainingExample) -> str:
         return ", ".join(obj.expected_concepts) or "—"
 
-    @admin.display(description="Keywords")
+    @admin.display(description=gettext_lazy("Keywords"))
     def keywords_list(self, obj: TrainingExample) -> str:
         return ", ".join(obj.keywords) or "—"
 
-    @admin.display(description="Machine grade")
+    @admin.display(description=gettext_lazy("Machine grade"))
     def machine_grade(self, obj: TrainingExample) -> str:
-        return _grade_html(obj.machine_label)
+        return grade_html(obj.machine_label)
 
-    @admin.display(description="Corrected label")
+    @admin.display(description=gettext_lazy("Corrected label"))
     def human_label(self, obj: TrainingExample) -> str:
-        return _grade_html(obj.label) if obj.is_corrected else "Not corrected."
+        return grade_html(obj.label) if obj.is_corrected else _("Not corrected.")
 
-    @admin.display(description="Reviewed by")
+    @admin.display(description=gettext_lazy("Reviewed by"))
     def reviewer(self, obj: TrainingExample) -> str:
         return obj.reviewer_name or "—"
 
-    @admin.display(description="Evaluation")
+    @admin.display(description=gettext_lazy("Evaluation"))
     def evaluation_link(self, obj: TrainingExample) -> str:
         if obj.evaluation_id is None:
-            return "— (imported)"
+            return _("— (imported)")
         url = reverse("admin:evaluation_evaluation_change", args=[obj.evaluation_id])
-        return format_html('<a href="{}">Evaluation #{}</a>', url, obj.evaluation_id)
+        return format_html('<a href="{}">{}</a>', url, _("Evaluation #%(id)s") % {"id": obj.evaluation_id})
 
     def save_model(self, request: HttpRequest, obj: TrainingExample, form: ExampleReviewForm, change: bool) -> None:
         """The form only collects the review; the services change the row (and write the admin log)."""
@@ -312,16 +358,19 @@ class TrainingExampleAdmin(admin.ModelAdmin):
         try:
             if parts:
                 example = example_correct(**common, **parts)
-                message = f"Corrected example #{obj.pk} (score {example.score:g}) and approved it."
+                message = _("Corrected example #%(id)s (score %(score)s) and approved it.") % {
+                    "id": obj.pk,
+                    "score": f"{example.score:g}",
+                }
             elif action == "approve":
                 example_approve(**common)
-                message = f"Approved example #{obj.pk}."
+                message = _("Approved example #%(id)s.") % {"id": obj.pk}
             elif action == "reject":
                 example_reject(**common)
-                message = f"Rejected example #{obj.pk}."
+                message = _("Rejected example #%(id)s.") % {"id": obj.pk}
             else:
                 example_reopen(**common)
-                message = f"Sent example #{obj.pk} back to the review queue."
+                message = _("Sent example #%(id)s back to the review queue.") % {"id": obj.pk}
             request._review_outcome = (messages.SUCCESS, message)  # type: ignore[attr-defined]
         except DomainError as exc:
             # Another reviewer changed it between the page load and this save.
@@ -332,73 +381,25 @@ class TrainingExampleAdmin(admin.ModelAdmin):
         return None
 
     def response_change(self, request: HttpRequest, obj: TrainingExample) -> HttpResponse:
-        level, message = getattr(request, "_review_outcome", (messages.INFO, "Nothing changed."))
+        level, message = getattr(request, "_review_outcome", (messages.INFO, _("Nothing changed.")))
         self.message_user(request, message, level)
         goes_next = level == messages.SUCCESS and ("_approve_next" in request.POST or "_reject_next" in request.POST)
-        preserved = {"preserved_filters": self.get_preserved_filters(request), "opts": self.opts}
+        preserved_filters = self.get_preserved_filters(request)
+        preserved = {"preserved_filters": preserved_filters, "opts": self.opts}
         if not goes_next:
             return HttpResponseRedirect(add_preserved_filters(preserved, request.path))
-        following = example_next_in_queue(after=obj)
+        # Next in the queue the reviewer came from: the list's filters, search and order.
+        queue = queue_of(QueryDict(request.GET.get("_changelist_filters", "")))
+        following = review_queue_next(queue=queue, reviewer=request.user, after_id=obj.pk)
         if following is None:
-            self.message_user(request, "The review queue is empty. Well done!", messages.SUCCESS)
+            self.message_user(request, _("The review queue is empty. Well done!"), messages.SUCCESS)
             url = reverse("admin:training_trainingexample_changelist")
         else:
             url = reverse("admin:training_trainingexample_change", args=[following.pk])
         return HttpResponseRedirect(add_preserved_filters(preserved, url))
 
-    # --- statistics ---------------------------------------------------------------------------------------
-
     def get_urls(self):
-        return [
-            path(
-                "statistics/",
-                self.admin_site.admin_view(self.statistics_view),
-                name="training_trainingexample_statistics",
-            ),
-            *super().get_urls(),
-        ]
-
-    def statistics_view(self, request: HttpRequest) -> HttpResponse:
-        if not self.has_view_permission(request):
-            raise PermissionDenied
-        stats = training_stats()
-        total = stats["total_examples"]
-        largest = max(stats["score_distribution"].values(), default=0)
-        histogram = [
-            {
-                "range": name,
-                "count": count,
-                "width": round(100 * count / largest) if largest else 0,
-                "share": round(100 * count / total, 1) if total else 0,
-            }
-            for name, count in stats["score_distribution"].items()
-        ]
-        tables = [
-            (
-                title,
-                [(value, count, round(100 * count / total, 1) if total else 0) for value, count in stats[key].items()],
-            )
-            for title, key in (
-                ("Review status", "by_review_status"),
-                ("Source", "by_source"),
-                ("Category", "by_category"),
-                ("Difficulty", "by_difficulty"),
-                ("Role", "by_role"),
-            )
-        ]
-        settings_admin = self.admin_site._registry.get(CollectionSettings)
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.opts,
-            "title": "Training examples: statistics",
-            "stats": stats,
-            "reviewed_percent": round(100 * stats["reviewed_share"], 1),
-            "histogram": histogram,
-            "tables": tables,
-            "collection": collection_settings_get(),
-            "can_change_collection": bool(settings_admin and settings_admin.has_change_permission(request)),
-        }
-        return TemplateResponse(request, "admin/training/trainingexample/statistics.html", context)
+        return [*self.review_urls(), *self.statistics_urls(), *super().get_urls()]
 
 
 @admin.register(CollectionSettings)
@@ -411,6 +412,8 @@ class CollectionSettingsAdmin(admin.ModelAdmin):
         "collect_llm",
         "collect_heuristic",
         "collect_human",
+        "reviews_required",
+        "review_reservation_seconds",
         "updated_at",
         "updated_by",
     ]
@@ -432,6 +435,8 @@ class CollectionSettingsAdmin(admin.ModelAdmin):
         collection_settings_update(
             enabled=data["enabled"],
             min_score_threshold=data["min_score_threshold"],
+            reviews_required=data["reviews_required"],
+            review_reservation_seconds=data["review_reservation_seconds"],
             sources=[source for source in TrainingExample.Source.values if data.get(f"collect_{source}")],
             updated_by=request.user,
         )

@@ -13,54 +13,113 @@ from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseRed
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
-from evaluation.llm.schema import CATEGORIES, DIFFICULTIES, LANGUAGES
+from evaluation.choices import Category, Difficulty, Language
 from ready4hire.errors import DomainError, NotFound
 
 from ..exports.filters import DEFAULT_REVIEW_STATUSES, DEFAULT_SOURCES, MIN_SCORE_HELP, ExportFilters
-from ..formats import FORMATS
 from ..models import DatasetExport, JobStatus, TrainingExample
 from ..selectors.exports import EXPORT_FILES, dataset_export_file_path, dataset_preview
-from ..services.exports import dataset_export_submit
+from ..services.exports import dataset_export_cancel, dataset_export_delete, dataset_export_submit
+from .display import job_state
+from .jobs import cancel_action
 
 PREVIEW_EXAMPLES = 3
-SPLIT_HELP = (
+SPLIT_HELP = gettext_lazy(
     "Stratified by category and score bucket: every category with two or more examples has at least one "
     "validation example; a category with a single example always trains."
 )
 
+NONE_TICKED_ALL = gettext_lazy("None ticked: all.")
+
+
+def preview_turns(record: dict) -> list[tuple[str, str]]:
+    """A record of any format as (role, text) turns, the grade pretty-printed: what a person checks in a preview
+    is the example, not the JSON escaping of a long system prompt."""
+    if "conversations" in record:
+        roles = {"system": "system", "human": "user", "gpt": "assistant"}
+        turns = [(roles.get(turn["from"], turn["from"]), turn["value"]) for turn in record["conversations"]]
+    elif "messages" in record:
+        turns = [(turn["role"], turn["content"]) for turn in record["messages"]]
+    else:
+        turns = [("system", record["instruction"]), ("user", record["input"]), ("assistant", record["output"])]
+    shown = []
+    for role, text in turns:
+        if role == "assistant":
+            try:
+                text = json.dumps(json.loads(text), ensure_ascii=False, indent=2)
+            except ValueError:
+                pass  # not JSON: shown as it is
+        shown.append((role, text))
+    return shown
+
 
 class DatasetExportForm(forms.Form):
-    name = forms.SlugField(max_length=100, initial="ready4hire", help_text="Each export is the next version.")
-    format = forms.ChoiceField(choices=[(fmt, fmt) for fmt in FORMATS], initial="messages")
-    train_share = forms.FloatField(min_value=0.01, max_value=0.99, initial=0.8, help_text=SPLIT_HELP)
-    seed = forms.IntegerField(initial=42, help_text="The same rows, filters and seed give byte-identical files.")
+    name = forms.SlugField(
+        label=gettext_lazy("Name"),
+        max_length=100,
+        initial="ready4hire",
+        help_text=gettext_lazy("Each export is the next version."),
+    )
+    format = forms.ChoiceField(label=gettext_lazy("Format"), choices=DatasetExport.Format.choices, initial="messages")
+    train_share = forms.FloatField(
+        label=gettext_lazy("Training share"), min_value=0.01, max_value=0.99, initial=0.8, help_text=SPLIT_HELP
+    )
+    seed = forms.IntegerField(
+        label=gettext_lazy("Seed"),
+        initial=42,
+        help_text=gettext_lazy("The same rows, filters and seed give byte-identical files."),
+    )
     balance_categories = forms.BooleanField(
-        required=False, help_text="Down-sample every category to the size of the smallest (seeded)."
+        label=gettext_lazy("Balance categories"),
+        required=False,
+        help_text=gettext_lazy("Down-sample every category to the size of the smallest (seeded)."),
     )
     review_statuses = forms.MultipleChoiceField(
+        label=gettext_lazy("Review states"),
         choices=TrainingExample.ReviewStatus.choices,
         initial=list(DEFAULT_REVIEW_STATUSES),
         widget=forms.CheckboxSelectMultiple,
         required=False,
-        help_text="None ticked: every state.",
+        help_text=gettext_lazy("None ticked: every state."),
     )
     sources = forms.MultipleChoiceField(
+        label=gettext_lazy("Sources"),
         choices=TrainingExample.Source.choices,
         initial=list(DEFAULT_SOURCES),
         widget=forms.CheckboxSelectMultiple,
         required=False,
-        help_text="None ticked: every source.",
+        help_text=gettext_lazy("None ticked: every source."),
     )
-    min_score = forms.FloatField(required=False, min_value=0, max_value=10, help_text=MIN_SCORE_HELP)
+    min_score = forms.FloatField(
+        label=gettext_lazy("Minimum score"),
+        required=False,
+        min_value=0,
+        max_value=10,
+        help_text=gettext_lazy(MIN_SCORE_HELP),  # marked with gettext_noop where it is defined
+    )
     categories = forms.MultipleChoiceField(
-        choices=[(value, value) for value in CATEGORIES], widget=forms.CheckboxSelectMultiple, required=False
+        label=gettext_lazy("Categories"),
+        choices=Category.choices,
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        help_text=NONE_TICKED_ALL,
     )
     difficulties = forms.MultipleChoiceField(
-        choices=[(value, value) for value in DIFFICULTIES], widget=forms.CheckboxSelectMultiple, required=False
+        label=gettext_lazy("Difficulties"),
+        choices=Difficulty.choices,
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        help_text=NONE_TICKED_ALL,
     )
     languages = forms.MultipleChoiceField(
-        choices=[(value, value) for value in LANGUAGES], widget=forms.CheckboxSelectMultiple, required=False
+        label=gettext_lazy("Languages"),
+        choices=Language.choices,
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        help_text=NONE_TICKED_ALL,
     )
 
     def export_filters(self) -> ExportFilters:
@@ -77,18 +136,9 @@ class DatasetExportForm(forms.Form):
 
 @admin.register(DatasetExport)
 class DatasetExportAdmin(admin.ModelAdmin):
-    list_display = [
-        "__str__",
-        "status",
-        "progress_bar",
-        "train_count",
-        "val_count",
-        "balance_categories",
-        "scheduled",
-        "requested",
-        "created_at",
-        "downloads",
-    ]
+    actions = [cancel_action(lambda pk: dataset_export_cancel(export_id=pk))]
+    # What fits at 1280 px; the filters, files and who asked are on the change page.
+    list_display = ["__str__", "state", "examples", "warning_count", "requested", "created_at"]
     list_filter = ["status", "format", "scheduled", "balance_categories", "name"]
     search_fields = ["name", "error"]
     date_hierarchy = "created_at"
@@ -96,9 +146,9 @@ class DatasetExportAdmin(admin.ModelAdmin):
         "name",
         "version",
         "format",
-        "status",
-        "progress_bar",
+        "state",
         "error",
+        "warnings_list",
         "filters_text",
         "train_share",
         "seed",
@@ -124,23 +174,58 @@ class DatasetExportAdmin(admin.ModelAdmin):
         # An export is a record of what was written: the change page only shows it.
         return False
 
+    # --- deletion: through the service, which removes the files; its version number stays taken ----------
+
+    def get_deleted_objects(self, objs, request: HttpRequest):
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        # Shown like protected rows: the confirmation page then refuses instead of failing on submit.
+        running = (JobStatus.PENDING, JobStatus.RUNNING)
+        busy = [
+            _("%(export)s is %(status)s: cancel it first") % {"export": export, "status": export.status}
+            for export in objs
+            if export.status in running
+        ]
+        return deleted, counts, perms_needed, [*protected, *busy]
+
+    def delete_model(self, request: HttpRequest, obj: DatasetExport) -> None:
+        dataset_export_delete(export_id=obj.pk)
+
+    def delete_queryset(self, request: HttpRequest, queryset) -> None:
+        for export in queryset:
+            dataset_export_delete(export_id=export.pk)
+
     # --- columns ----------------------------------------------------------------------------------------
 
-    @admin.display(description="Progress")
-    def progress_bar(self, obj: DatasetExport) -> str:
-        return format_html('<progress max="100" value="{}"></progress> {}%', obj.progress, obj.progress)
+    @admin.display(description=gettext_lazy("Status"), ordering="status")
+    def state(self, obj: DatasetExport) -> str:
+        return job_state(obj)
 
-    @admin.display(description="Requested by")
+    @admin.display(description=gettext_lazy("Train / validation"))
+    def examples(self, obj: DatasetExport) -> str:
+        return f"{obj.train_count} / {obj.val_count}" if obj.status == JobStatus.DONE else "–"
+
+    @admin.display(description=gettext_lazy("Warnings"))
+    def warning_count(self, obj: DatasetExport) -> str:
+        return format_html('<span class="r4h-state-failed">{}</span>', len(obj.warnings)) if obj.warnings else "–"
+
+    @admin.display(description=gettext_lazy("Warnings"))
+    def warnings_list(self, obj: DatasetExport) -> str:
+        if not obj.warnings:
+            return _("None.")
+        items = format_html_join("", "<li>{}</li>", ((warning,) for warning in obj.warnings))
+        return format_html('<ul class="r4h-warnings">{}</ul>', items)
+
+    @admin.display(description=gettext_lazy("Requested by"))
     def requested(self, obj: DatasetExport) -> str:
         if obj.scheduled:
-            return "schedule"
+            return _("schedule")
         if obj.requested_by is not None:
             return obj.requested_by.get_username()
         if obj.requested_by_key is not None:
-            return f"API key {obj.requested_by_key.name}"
+            return _("API key %(name)s") % {"name": obj.requested_by_key.name}
         return "-"
 
-    @admin.display(description="Files")
+    @admin.display(description=gettext_lazy("Files"))
     def downloads(self, obj: DatasetExport) -> str:
         if obj.status != JobStatus.DONE:
             return "-"
@@ -154,11 +239,11 @@ class DatasetExportAdmin(admin.ModelAdmin):
             ),
         )
 
-    @admin.display(description="Filters")
+    @admin.display(description=gettext_lazy("Filters"))
     def filters_text(self, obj: DatasetExport) -> str:
         return ExportFilters.from_json(obj.filters).describe()
 
-    @admin.display(description="Counts")
+    @admin.display(description=gettext_lazy("Counts"))
     def counts_table(self, obj: DatasetExport) -> str:
         if not obj.counts:
             return "-"
@@ -175,11 +260,14 @@ class DatasetExportAdmin(admin.ModelAdmin):
                 )
         body = format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", rows)
         return format_html(
-            "<p>{} matched, {} dropped by balancing.</p>"
-            "<table><thead><tr><th>by</th><th>value</th><th>train</th><th>validation</th></tr></thead>"
+            "<p>{}</p><table><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead>"
             "<tbody>{}</tbody></table>",
-            obj.counts.get("matched", 0),
-            obj.counts.get("dropped_by_balancing", 0),
+            _("%(matched)s matched, %(dropped)s dropped by balancing.")
+            % {"matched": obj.counts.get("matched", 0), "dropped": obj.counts.get("dropped_by_balancing", 0)},
+            _("by"),
+            _("value"),
+            _("train"),
+            _("validation"),
             body,
         )
 
@@ -200,7 +288,7 @@ class DatasetExportAdmin(admin.ModelAdmin):
             raise PermissionDenied
         export = self.get_object(request, str(export_id))
         if export is None:
-            return self._not_found(request, f"Dataset export {export_id} does not exist.")
+            return self._not_found(request, _("Dataset export %(id)s does not exist.") % {"id": export_id})
         try:
             file_path = dataset_export_file_path(export=export, file=file)
         except NotFound as exc:
@@ -216,15 +304,17 @@ class DatasetExportAdmin(admin.ModelAdmin):
         if not self.has_add_permission(request):
             raise PermissionDenied
         form = DatasetExportForm(request.POST or None)
-        preview: list[str] = []
+        preview: list[list[tuple[str, str]]] = []
         if request.method == "POST" and form.is_valid():
             try:
                 filters = form.export_filters()
                 if "_preview" in request.POST:
                     records = dataset_preview(fmt=form.cleaned_data["format"], filters=filters, limit=PREVIEW_EXAMPLES)
-                    preview = [json.dumps(record, ensure_ascii=False, indent=2) for record in records]
+                    preview = [preview_turns(record) for record in records]
                     if not preview:
-                        form.add_error(None, f"No examples match the filters ({filters.describe()}).")
+                        form.add_error(
+                            None, _("No examples match the filters (%(filters)s).") % {"filters": filters.describe()}
+                        )
                 else:
                     export = dataset_export_submit(
                         name=form.cleaned_data["name"],
@@ -235,29 +325,31 @@ class DatasetExportAdmin(admin.ModelAdmin):
                         balance_categories=form.cleaned_data["balance_categories"],
                         requested_by=request.user,
                     )
-                    self.message_user(request, f"Export {export} started: a worker is writing it.", messages.SUCCESS)
+                    started = _("Export %(export)s started: a worker is writing it.") % {"export": export}
+                    self.message_user(request, started, messages.SUCCESS)
                     return HttpResponseRedirect(reverse("admin:training_datasetexport_change", args=[export.pk]))
             except DomainError as exc:
                 form.add_error(exc.field if exc.field in form.fields else None, str(exc))
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
-            "title": "New dataset export",
+            "title": _("New dataset export"),
             "form": form,
             "preview": preview,
+            "preview_title": _("Preview: the first %(count)d examples, as the export writes them")
+            % {"count": len(preview)},
         }
         return TemplateResponse(request, "admin/training/datasetexport/new_export.html", context)
 
     def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context=None):
         export = self.get_object(request, object_id)
-        preview: list[str] = []
+        preview: list[list[tuple[str, str]]] = []
         if export is not None and export.status == JobStatus.DONE:
             try:
                 with dataset_export_file_path(export=export, file="train").open(encoding="utf-8") as lines:
-                    preview = [
-                        json.dumps(json.loads(line), ensure_ascii=False, indent=2)
-                        for line in islice(lines, PREVIEW_EXAMPLES)
-                    ]
+                    preview = [preview_turns(json.loads(line)) for line in islice(lines, PREVIEW_EXAMPLES)]
             except NotFound as exc:
                 self.message_user(request, str(exc), messages.WARNING)
-        return super().change_view(request, object_id, form_url, {**(extra_context or {}), "preview": preview})
+        title = _("The first %(count)d training examples, as the trainer reads them") % {"count": len(preview)}
+        context = {**(extra_context or {}), "preview": preview, "preview_title": title}
+        return super().change_view(request, object_id, form_url, context)

@@ -3,30 +3,66 @@ started by the `finetune` command or the API and written by the service only, so
 
 from __future__ import annotations
 
-import json
+from typing import Any
 
 from django.contrib import admin
 from django.http import HttpRequest
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from ..models import FineTuneRun
+from ..services.finetune import finetune_run_cancel
+from .display import RUNNING, job_state, key_value_table, live, rows_table
+from .jobs import cancel_action
+
+# The metrics a person reads first, with their units; any other metric follows under its own name.
+METRIC_LABELS = {
+    "final_train_loss": gettext_lazy("Final training loss"),
+    "mean_train_loss": gettext_lazy("Mean training loss"),
+    "steps": gettext_lazy("Optimizer steps"),
+    "epochs": gettext_lazy("Epochs"),
+    "examples": gettext_lazy("Examples (too long: left out)"),
+    "train_seconds": gettext_lazy("Training time (s)"),
+    "train_tokens": gettext_lazy("Tokens trained on"),
+    "tokens_per_second": gettext_lazy("Tokens per second"),
+    "parameters": gettext_lazy("Parameters"),
+    "device": gettext_lazy("Device"),
+}
+LOSS_ROWS = 25  # the loss curves are sampled down to this many steps (always keeping the last)
 
 
-def _pretty_json(value: object) -> str:
-    return format_html("<pre style='white-space: pre-wrap'>{}</pre>", json.dumps(value, indent=2, ensure_ascii=False))
+def _loss_table(train: list[dict], val: list[dict]) -> str:
+    """Training and validation loss by step, in one table."""
+    by_step: dict[int, list[Any]] = {}
+    for column, points in ((1, train), (2, val)):
+        for point in points:
+            row = by_step.setdefault(point["step"], [point.get("epoch"), None, None])
+            row[column] = point.get("loss")
+    steps = sorted(by_step)
+    if len(steps) > LOSS_ROWS:
+        stride = len(steps) / (LOSS_ROWS - 1)
+        steps = sorted({steps[int(index * stride)] for index in range(LOSS_ROWS - 1)} | {steps[-1]})
+    rows = [[step, *by_step[step]] for step in steps]
+    return rows_table([_("step"), _("epoch"), _("training loss"), _("validation loss")], rows)
 
 
 @admin.register(FineTuneRun)
 class FineTuneRunAdmin(admin.ModelAdmin):
-    list_display = ("id", "dataset_export", "method", "base_model", "status", "progress_shown", "loss", "created_at")
+    actions = [cancel_action(lambda pk: finetune_run_cancel(run_id=pk))]
+    # What fits at 1280 px; the base model (often a long path) and the outputs are on the change page.
+    list_display = ("id", "dataset_export", "method", "state", "loss", "created_at")
     list_filter = ("status", "method", "init_tiny", "backend")
     search_fields = ("base_model", "error", "output_dir")
     date_hierarchy = "created_at"
     fieldsets = (
         (None, {"fields": ("dataset_export", "base_model", "init_tiny", "method", "backend", "requested_by")}),
-        ("Progress", {"fields": ("status", "progress_shown", "step", "max_steps", "epoch", "loss", "error")}),
-        ("Results", {"fields": ("outputs_shown", "metrics_shown", "hyperparameters_shown", "output_dir")}),
-        ("Log", {"fields": ("log_shown", "celery_task_id", "created_at", "started_at", "finished_at")}),
+        (gettext_lazy("Progress"), {"fields": ("state", "progress_shown", "error")}),
+        (
+            gettext_lazy("Results"),
+            {"fields": ("outputs_shown", "metrics_shown", "hyperparameters_shown", "output_dir")},
+        ),
+        (gettext_lazy("Log"), {"fields": ("log_shown", "celery_task_id", "created_at", "started_at", "finished_at")}),
     )
     readonly_fields = (
         "dataset_export",
@@ -35,12 +71,8 @@ class FineTuneRunAdmin(admin.ModelAdmin):
         "method",
         "backend",
         "requested_by",
-        "status",
+        "state",
         "progress_shown",
-        "step",
-        "max_steps",
-        "epoch",
-        "loss",
         "error",
         "outputs_shown",
         "metrics_shown",
@@ -62,28 +94,44 @@ class FineTuneRunAdmin(admin.ModelAdmin):
     def has_change_permission(self, request: HttpRequest, obj: FineTuneRun | None = None) -> bool:
         return False
 
-    @admin.display(description="progress")
-    def progress_shown(self, run: FineTuneRun) -> str:
-        steps = f" · step {run.step}/{run.max_steps}" if run.max_steps else ""
-        return format_html("<progress max='100' value='{}'></progress> {}%{}", run.progress, run.progress, steps)
+    @admin.display(description=gettext_lazy("Status"), ordering="status")
+    def state(self, run: FineTuneRun) -> str:
+        return job_state(
+            run,
+            detail=_("step %(step)s/%(steps)s") % {"step": run.step, "steps": run.max_steps} if run.max_steps else "",
+        )
 
-    @admin.display(description="outputs")
+    @admin.display(description=gettext_lazy("Training"))
+    def progress_shown(self, run: FineTuneRun) -> str:
+        figures = {
+            _("step"): _("%(step)s of %(steps)s") % {"step": run.step, "steps": run.max_steps or "?"},
+            _("epoch"): f"{run.epoch:.2f}",
+            _("loss"): run.loss,
+        }
+        return live(run, "progress", key_value_table(figures), running=run.status in RUNNING)
+
+    @admin.display(description=gettext_lazy("outputs"))
     def outputs_shown(self, run: FineTuneRun) -> str:
         if not run.outputs:
             return "–"
-        return format_html(
-            "<table>{}</table>",
-            format_html_join("", "<tr><th>{}</th><td><code>{}</code></td></tr>", sorted(run.outputs.items())),
-        )
+        return key_value_table(dict(sorted(run.outputs.items())))
 
-    @admin.display(description="metrics")
+    @admin.display(description=gettext_lazy("metrics"))
     def metrics_shown(self, run: FineTuneRun) -> str:
-        return _pretty_json(run.metrics) if run.metrics else "–"
+        if not run.metrics:
+            return "–"
+        metrics: dict[str, Any] = dict(run.metrics)
+        train, val = metrics.pop("train_loss", None) or [], metrics.pop("eval_loss", None) or []
+        ordered = {key: metrics.pop(key) for key in METRIC_LABELS if key in metrics} | metrics
+        table = key_value_table(ordered, labels=METRIC_LABELS)
+        if not (train or val):
+            return table
+        return format_html("{}<p><strong>{}</strong></p>{}", table, _("Loss by step"), _loss_table(train, val))
 
-    @admin.display(description="hyper-parameters")
+    @admin.display(description=gettext_lazy("hyper-parameters"))
     def hyperparameters_shown(self, run: FineTuneRun) -> str:
-        return _pretty_json(run.hyperparameters)
+        return key_value_table(run.hyperparameters)
 
-    @admin.display(description="log")
+    @admin.display(description=gettext_lazy("log"))
     def log_shown(self, run: FineTuneRun) -> str:
-        return format_html("<pre style='max-height: 30em; overflow: auto'>{}</pre>", run.log or "–")
+        return format_html('<pre class="r4h-pre">{}</pre>', run.log or "–")

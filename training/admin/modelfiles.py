@@ -13,6 +13,9 @@ from django.template.defaultfilters import filesizeformat
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.text import format_lazy
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 
 from ready4hire.errors import DomainError
 
@@ -21,6 +24,7 @@ from ..models import DatasetExport, JobStatus, Modelfile
 from ..services.modelfile_jobs import modelfile_push_queue, modelfile_validate_queue
 from ..services.modelfiles import MAX_FEW_SHOT, default_parameters, modelfile_build, parameter_assignments_parse
 from ..services.ollama_models import ollama_model_delete, ollama_model_list, ollama_model_show
+from .display import RUNNING, job_state, live
 
 
 def _parameter_text(parameters: dict) -> str:
@@ -32,37 +36,62 @@ def _parameter_text(parameters: dict) -> str:
 
 
 class ModelfileBuildForm(forms.Form):
-    name = forms.CharField(max_length=200, help_text="The model's name on the Ollama server, e.g. ready4hire:v1.")
+    name = forms.CharField(
+        label=gettext_lazy("Name"),
+        max_length=200,
+        help_text=gettext_lazy("The model's name on the Ollama server, e.g. ready4hire:v1."),
+    )
     base = forms.CharField(
-        label="FROM", max_length=500, help_text="An Ollama model name, a GGUF file or a safetensors directory."
+        label="FROM",
+        max_length=500,
+        help_text=gettext_lazy("An Ollama model name, a GGUF file or a safetensors directory."),
     )
     adapter = forms.CharField(
-        label="ADAPTER", max_length=500, required=False, help_text="Optional LoRA adapter: GGUF file or directory."
+        label="ADAPTER",
+        max_length=500,
+        required=False,
+        help_text=gettext_lazy("Optional LoRA adapter: GGUF file or directory."),
     )
-    language = forms.ChoiceField(choices=[("es", "Spanish"), ("en", "English")], initial="es")
+    language = forms.ChoiceField(
+        label=gettext_lazy("Language"),
+        choices=[("es", gettext_lazy("Spanish")), ("en", gettext_lazy("English"))],
+        initial="es",
+    )
     dataset_export = forms.ModelChoiceField(
+        label=gettext_lazy("Dataset export"),
         queryset=DatasetExport.objects.filter(status=JobStatus.DONE).order_by("-created_at", "-id"),
         required=False,
-        help_text="Few-shot MESSAGE pairs are drawn from its train file.",
+        help_text=gettext_lazy("Few-shot MESSAGE pairs are drawn from its train file."),
     )
     few_shot = forms.IntegerField(
-        min_value=0, max_value=MAX_FEW_SHOT, required=False, help_text="Pairs to draw (3 by default with an export)."
+        label=gettext_lazy("Few shot"),
+        min_value=0,
+        max_value=MAX_FEW_SHOT,
+        required=False,
+        help_text=gettext_lazy("Pairs to draw (3 by default with an export)."),
     )
     parameters = forms.CharField(
+        label=gettext_lazy("Parameters"),
         widget=forms.Textarea(attrs={"rows": 6, "cols": 40}),
         required=False,
-        help_text=f"One name=value per line (stop may repeat): {', '.join(PARAMETER_TYPES)}.",
+        help_text=format_lazy(
+            gettext_lazy("One name=value per line (stop may repeat): {names}."), names=", ".join(PARAMETER_TYPES)
+        ),
     )
     system = forms.CharField(
         label="SYSTEM",
         widget=forms.Textarea(attrs={"rows": 4}),
         required=False,
-        help_text="Empty: the grading instructions and schema of the current prompt version.",
+        help_text=gettext_lazy("Empty: the grading instructions and schema of the current prompt version."),
     )
     template = forms.CharField(label="TEMPLATE", widget=forms.Textarea(attrs={"rows": 3}), required=False)
     license = forms.CharField(label="LICENSE", widget=forms.Textarea(attrs={"rows": 3}), required=False)
-    push = forms.BooleanField(required=False, help_text="Push it to the configured Ollama server.")
-    validate = forms.BooleanField(required=False, help_text="Then grade the probe set with it.")
+    push = forms.BooleanField(
+        label=gettext_lazy("Push"), required=False, help_text=gettext_lazy("Push it to the configured Ollama server.")
+    )
+    validate = forms.BooleanField(
+        label=gettext_lazy("Validate"), required=False, help_text=gettext_lazy("Then grade the probe set with it.")
+    )
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -77,17 +106,9 @@ class ModelfileBuildForm(forms.Form):
 
 @admin.register(Modelfile)
 class ModelfileAdmin(admin.ModelAdmin):
-    list_display = [
-        "id",
-        "name",
-        "base",
-        "language",
-        "few_shot",
-        "push_status",
-        "validation_status",
-        "status",
-        "created_at",
-    ]
+    # What fits at 1280 px: a GGUF base shows as its file name; language, few-shot pairs and the full path are
+    # on the change page.
+    list_display = ["id", "name", "base_shown", "push_status", "validation_status", "state", "created_at"]
     list_display_links = ["id", "name"]
     list_filter = ["push_status", "validation_status", "status", "language"]
     search_fields = ["name", "base", "adapter"]
@@ -95,12 +116,12 @@ class ModelfileAdmin(admin.ModelAdmin):
     actions = ["push_selected", "push_and_validate_selected", "validate_selected"]
     fieldsets = [
         (None, {"fields": ["name", "base", "adapter", "language", "prompt_version", "export_link", "few_shot"]}),
-        ("Modelfile", {"fields": ["parameters_text", "content_block"]}),
+        (gettext_lazy("Modelfile"), {"fields": ["parameters_text", "content_block"]}),
         (
-            "Push and validation",
+            gettext_lazy("Push and validation"),
             {"fields": ["job", "push_status", "pushed_at", "validation_status", "validation_table"]},
         ),
-        ("Record", {"fields": ["requested", "created_at"], "classes": ["collapse"]}),
+        (gettext_lazy("Record"), {"fields": ["requested", "created_at"], "classes": ["collapse"]}),
     ]
     readonly_fields = [
         "name",
@@ -127,80 +148,89 @@ class ModelfileAdmin(admin.ModelAdmin):
 
     # --- the change page: read-only ------------------------------------------------------------------
 
-    @admin.display(description="Few-shot source")
+    @admin.display(description=gettext_lazy("FROM"), ordering="base")
+    def base_shown(self, obj: Modelfile) -> str:
+        name = obj.base.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
+        return format_html('<span title="{}">{}</span>', obj.base, name) if name != obj.base else obj.base
+
+    @admin.display(description=gettext_lazy("Job"), ordering="status")
+    def state(self, obj: Modelfile) -> str:
+        return job_state(obj)
+
+    @admin.display(description=gettext_lazy("Few-shot source"))
     def export_link(self, obj: Modelfile) -> str:
         if obj.dataset_export_id is None:
             return "-"
         url = reverse("admin:training_datasetexport_change", args=[obj.dataset_export_id])
         return format_html('<a href="{}">{}</a>', url, obj.dataset_export)
 
-    @admin.display(description="Parameters")
+    @admin.display(description=gettext_lazy("Parameters"))
     def parameters_text(self, obj: Modelfile) -> str:
         return _parameter_text(obj.parameters) or "-"
 
-    @admin.display(description="Rendered Modelfile")
+    @admin.display(description=gettext_lazy("Rendered Modelfile"))
     def content_block(self, obj: Modelfile) -> str:
         url = reverse("admin:training_modelfile_download", args=[obj.pk])
         return format_html(
-            '<p><a class="button" href="{}">Download</a></p><pre class="r4h-modelfile">{}</pre>', url, obj.content
+            '<p><a class="button" href="{}">{}</a></p><pre class="r4h-modelfile">{}</pre>',
+            url,
+            _("Download"),
+            obj.content,
         )
 
-    @admin.display(description="Job")
+    @admin.display(description=gettext_lazy("Job"))
     def job(self, obj: Modelfile) -> str:
         error = format_html('<pre class="r4h-error">{}</pre>', obj.error) if obj.error else ""
-        return format_html(
-            '{} <progress max="100" value="{}"></progress> {}%{}',
-            obj.get_status_display(),
-            obj.progress,
-            obj.progress,
-            error,
-        )
+        return live(obj, "job", format_html("{}{}", job_state(obj), error), running=obj.status in RUNNING)
 
-    @admin.display(description="Validation")
+    @admin.display(description=gettext_lazy("Validation"))
     def validation_table(self, obj: Modelfile) -> str:
         report = obj.validation
         if not report:
-            return "Not run."
+            return _("Not run.")
         rows = format_html_join(
             "",
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             (
                 (
                     r["probe"],
-                    "yes" if r["valid_json"] else "no",
-                    "yes" if r["schema_valid"] else "no",
+                    _("yes") if r["valid_json"] else _("no"),
+                    _("yes") if r["schema_valid"] else _("no"),
                     "-" if r["score"] is None else r["score"],
                     r["error"] or "",
                 )
                 for r in report.get("results", [])
             ),
         )
-        return format_html(
-            "<p>Model {} on {}: <strong>{}</strong>. Valid JSON {} of {} ({}%, minimum {}%); schema-valid {} of {} "
-            "({}%, minimum {}%). {}</p>"
-            "<table><thead><tr><th>probe</th><th>JSON</th><th>schema</th><th>score</th><th>error</th></tr></thead>"
-            "<tbody>{}</tbody></table>",
-            report["model"],
-            report["server"],
-            "present" if report["model_present"] else "missing",
-            report["valid_json"],
-            report["probes"],
-            round(100 * report["valid_json_rate"], 1),
-            round(100 * report["min_valid_json"]),
-            report["schema_valid"],
-            report["probes"],
-            round(100 * report["schema_valid_rate"], 1),
-            round(100 * report["min_schema_valid"]),
-            "Passed." if report["passed"] else "Failed.",
-            rows,
+        summary = format_html(
+            _(
+                "Model {model} on {server}: <strong>{presence}</strong>. Valid JSON {valid} of {probes} "
+                "({valid_rate}%, minimum {valid_min}%); schema-valid {schema} of {probes} ({schema_rate}%, "
+                "minimum {schema_min}%). {verdict}"
+            ),
+            model=report["model"],
+            server=report["server"],
+            presence=_("present") if report["model_present"] else _("missing"),
+            valid=report["valid_json"],
+            probes=report["probes"],
+            valid_rate=round(100 * report["valid_json_rate"], 1),
+            valid_min=round(100 * report["min_valid_json"]),
+            schema=report["schema_valid"],
+            schema_rate=round(100 * report["schema_valid_rate"], 1),
+            schema_min=round(100 * report["min_schema_valid"]),
+            verdict=_("Passed.") if report["passed"] else _("Failed."),
         )
+        head = format_html_join(
+            "", "<th>{}</th>", ((title,) for title in (_("probe"), "JSON", _("schema"), _("score"), _("error")))
+        )
+        return format_html("<p>{}</p><table><thead><tr>{}</tr></thead><tbody>{}</tbody></table>", summary, head, rows)
 
-    @admin.display(description="Requested by")
+    @admin.display(description=gettext_lazy("Requested by"))
     def requested(self, obj: Modelfile) -> str:
         if obj.requested_by is not None:
             return obj.requested_by.get_username()
         if obj.requested_by_key is not None:
-            return f"API key {obj.requested_by_key.name}"
+            return _("API key %(name)s") % {"name": obj.requested_by_key.name}
         return "-"
 
     def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context=None):
@@ -236,25 +266,29 @@ class ModelfileAdmin(admin.ModelAdmin):
                 field = (exc.field or "").split(".")[0].replace("dataset_export_id", "dataset_export")
                 form.add_error(field if field in form.fields else None, str(exc))
             else:
-                queued = " and ".join(step for step in ("push", "validate") if data[step])
-                self.message_user(
-                    request,
-                    f"Built Modelfile #{modelfile.pk} for {modelfile.name}."
-                    + (f" Queued: {queued}." if queued else ""),
-                    messages.SUCCESS,
-                )
+                queued = {
+                    (True, True): _("Queued: push and validate."),
+                    (True, False): _("Queued: push."),
+                    (False, True): _("Queued: validate."),
+                }.get((bool(data["push"]), bool(data["validate"])))
+                built = _("Built Modelfile #%(number)d for %(name)s.") % {
+                    "number": modelfile.pk,
+                    "name": modelfile.name,
+                }
+                self.message_user(request, f"{built} {queued}" if queued else built, messages.SUCCESS)
                 return HttpResponseRedirect(reverse("admin:training_modelfile_change", args=[modelfile.pk]))
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
-            "title": "Build a Modelfile",
+            "title": _("Build a Modelfile"),
             "form": form,
         }
         return TemplateResponse(request, "admin/training/modelfile/build.html", context)
 
     # --- actions --------------------------------------------------------------------------------------
 
-    def _queue_each(self, request: HttpRequest, queryset: QuerySet[Modelfile], queue, *, what: str) -> None:
+    def _queue_each(self, request: HttpRequest, queryset: QuerySet[Modelfile], queue, *, done: str) -> None:
+        """`done` says what was queued, with a %(models)s placeholder for their names."""
         queued: list[str] = []
         for modelfile in queryset.order_by("pk"):
             try:
@@ -263,22 +297,22 @@ class ModelfileAdmin(admin.ModelAdmin):
             except DomainError as exc:
                 self.message_user(request, f"{modelfile.name}: {exc}", messages.ERROR)
         if queued:
-            self.message_user(request, f"Queued {what} of {', '.join(queued)}.", messages.SUCCESS)
+            self.message_user(request, done % {"models": ", ".join(queued)}, messages.SUCCESS)
 
-    @admin.action(description="Push to the Ollama server", permissions=["change"])
+    @admin.action(description=gettext_lazy("Push to the Ollama server"), permissions=["change"])
     def push_selected(self, request: HttpRequest, queryset: QuerySet[Modelfile]) -> None:
-        self._queue_each(request, queryset, modelfile_push_queue, what="the push")
+        self._queue_each(request, queryset, modelfile_push_queue, done=_("Queued the push of %(models)s."))
 
-    @admin.action(description="Push, then validate", permissions=["change"])
+    @admin.action(description=gettext_lazy("Push, then validate"), permissions=["change"])
     def push_and_validate_selected(self, request: HttpRequest, queryset: QuerySet[Modelfile]) -> None:
         def queue(*, modelfile_id: int) -> None:
             modelfile_push_queue(modelfile_id=modelfile_id, then_validate=True)
 
-        self._queue_each(request, queryset, queue, what="the push and validation")
+        self._queue_each(request, queryset, queue, done=_("Queued the push and validation of %(models)s."))
 
-    @admin.action(description="Validate on the probe set", permissions=["change"])
+    @admin.action(description=gettext_lazy("Validate on the probe set"), permissions=["change"])
     def validate_selected(self, request: HttpRequest, queryset: QuerySet[Modelfile]) -> None:
-        self._queue_each(request, queryset, modelfile_validate_queue, what="the validation")
+        self._queue_each(request, queryset, modelfile_validate_queue, done=_("Queued the validation of %(models)s."))
 
     # --- pages: download and the Ollama server's models ---------------------------------------------
 
@@ -335,7 +369,7 @@ class ModelfileAdmin(admin.ModelAdmin):
         return self._page(
             request,
             "ollama_models.html",
-            "Models on the Ollama server",
+            _("Models on the Ollama server"),
             models=rows,
             can_delete=self.has_delete_permission(request),
         )
@@ -351,7 +385,7 @@ class ModelfileAdmin(admin.ModelAdmin):
         return self._page(
             request,
             "ollama_model.html",
-            f"Model {name}",
+            _("Model %(name)s") % {"name": name},
             name=name,
             info=info,
             details=info.get("details") or {},
@@ -368,9 +402,12 @@ class ModelfileAdmin(admin.ModelAdmin):
             except DomainError as exc:
                 self.message_user(request, str(exc), messages.ERROR)
             else:
-                message = f"Deleted {name} from the Ollama server."
+                message = _("Deleted %(name)s from the Ollama server.") % {"name": name}
                 if unpushed:
-                    message += f" {unpushed} Modelfile{'s' if unpushed != 1 else ''} marked not pushed."
+                    marked = ngettext(
+                        "%(count)d Modelfile marked not pushed.", "%(count)d Modelfiles marked not pushed.", unpushed
+                    )
+                    message += " " + marked % {"count": unpushed}
                 self.message_user(request, message, messages.SUCCESS)
             return HttpResponseRedirect(reverse("admin:training_modelfile_ollama_models"))
-        return self._page(request, "ollama_model_delete.html", f"Delete {name}?", name=name)
+        return self._page(request, "ollama_model_delete.html", _("Delete %(name)s?") % {"name": name}, name=name)

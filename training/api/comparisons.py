@@ -6,14 +6,14 @@ from django.http import HttpRequest
 from ninja import Query, Router, Status
 from ninja.pagination import paginate
 
-from evaluation.auth import request_actor, require_permission
+from evaluation.auth import request_actor, require_permission, scoped
 from ready4hire.pagination import Pagination
 
 from ..schemas.comparisons import ComparisonDetailOut, ComparisonFilters, ComparisonIn, ComparisonOut
 from ..selectors.comparisons import comparison_get, comparison_list
-from ..services.comparisons import comparison_create
+from ..services.comparisons import comparison_cancel, comparison_create
 
-router = Router(tags=["comparisons"])
+router = Router(tags=["comparisons"], auth=scoped("train", session_permission="training.view_comparisonrun"))
 
 
 @router.post("", response={202: ComparisonDetailOut})
@@ -46,3 +46,11 @@ def comparisons(request: HttpRequest, filters: Query[ComparisonFilters]):
 def comparison_detail(request: HttpRequest, comparison_id: int):
     """A comparison with its progress and, once done, its report."""
     return comparison_get(comparison_id=comparison_id)
+
+
+@router.post("/{int:comparison_id}/cancel", response=ComparisonDetailOut)
+def comparison_cancel_endpoint(request: HttpRequest, comparison_id: int):
+    """Cancel a pending or running comparison (409 once it finished); a running one stops at its next batch
+    of grades."""
+    require_permission(request, "training.add_comparisonrun")
+    return comparison_cancel(comparison_id=comparison_id)

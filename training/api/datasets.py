@@ -6,14 +6,14 @@ from django.http import FileResponse, HttpRequest
 from ninja import Query, Router, Status
 from ninja.pagination import paginate
 
-from evaluation.auth import request_actor, require_permission
+from evaluation.auth import request_actor, require_permission, scoped
 from ready4hire.pagination import Pagination
 
 from ..schemas.exports import DatasetExportFilters, DatasetExportIn, DatasetExportOut
 from ..selectors.exports import dataset_export_file_path, dataset_export_get, dataset_export_list
-from ..services.exports import dataset_export_submit
+from ..services.exports import dataset_export_cancel, dataset_export_delete, dataset_export_submit
 
-router = Router(tags=["datasets"])
+router = Router(tags=["datasets"], auth=scoped("curate", session_permission="training.view_datasetexport"))
 
 CONTENT_TYPES = {".jsonl": "application/x-ndjson", ".json": "application/json", ".md": "text/markdown"}
 
@@ -46,6 +46,23 @@ def dataset_exports(request: HttpRequest, filters: Query[DatasetExportFilters]):
 @router.get("/{int:export_id}", response=DatasetExportOut)
 def dataset_export_detail(request: HttpRequest, export_id: int):
     return dataset_export_get(export_id=export_id)
+
+
+@router.delete("/{int:export_id}", response={204: None})
+def dataset_export_delete_endpoint(request: HttpRequest, export_id: int):
+    """Delete an export and its files (204). 409 while it is being written or a fine-tune run was trained on
+    it. Its version number is never reused."""
+    require_permission(request, "training.delete_datasetexport")
+    dataset_export_delete(export_id=export_id)
+    return Status(204, None)
+
+
+@router.post("/{int:export_id}/cancel", response=DatasetExportOut)
+def dataset_export_cancel_endpoint(request: HttpRequest, export_id: int):
+    """Cancel a pending or running export (409 once it finished); a running one stops at its next progress
+    and removes its temporary files."""
+    require_permission(request, "training.add_datasetexport")
+    return dataset_export_cancel(export_id=export_id)
 
 
 @router.get("/{int:export_id}/files/{file}", url_name="dataset_export_file")

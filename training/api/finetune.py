@@ -6,14 +6,14 @@ from django.http import HttpRequest
 from ninja import Query, Router, Status
 from ninja.pagination import paginate
 
-from evaluation.auth import request_actor, require_permission
+from evaluation.auth import request_actor, require_permission, scoped
 from ready4hire.pagination import Pagination
 
 from ..schemas.finetune import FineTuneRunDetailOut, FineTuneRunFilters, FineTuneRunIn, FineTuneRunOut
 from ..selectors.finetune import finetune_run_get, finetune_run_list
-from ..services.finetune import finetune_run_create
+from ..services.finetune import finetune_run_cancel, finetune_run_create
 
-router = Router(tags=["fine-tuning"])
+router = Router(tags=["fine-tuning"], auth=scoped("train", session_permission="training.view_finetunerun"))
 
 
 @router.post("", response={202: FineTuneRunDetailOut})
@@ -27,6 +27,8 @@ def finetune_run_start(request: HttpRequest, payload: FineTuneRunIn):
         base_model=payload.base_model,
         init_tiny=payload.init_tiny,
         method=payload.method,
+        base_run_id=payload.base_run_id,
+        backend=payload.backend,
         hyperparameters=payload.hyperparameters.model_dump(exclude_none=True),
         requested_by=actor.user,
         requested_by_key=actor.api_key,
@@ -45,4 +47,13 @@ def finetune_runs(request: HttpRequest, filters: Query[FineTuneRunFilters]):
 @router.get("/{int:run_id}", response=FineTuneRunDetailOut)
 def finetune_run_detail(request: HttpRequest, run_id: int):
     """A run with its live progress (step, loss, validation loss history), then its outputs and log."""
+    return finetune_run_get(run_id=run_id)
+
+
+@router.post("/{int:run_id}/cancel", response=FineTuneRunDetailOut)
+def finetune_run_cancel_endpoint(request: HttpRequest, run_id: int):
+    """Cancel a pending or running run (409 once it finished); a running one stops at its next logged step,
+    its output folder removed."""
+    require_permission(request, "training.add_finetunerun")
+    finetune_run_cancel(run_id=run_id)
     return finetune_run_get(run_id=run_id)

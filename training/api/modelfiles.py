@@ -6,7 +6,7 @@ from django.http import HttpRequest, HttpResponse
 from ninja import Query, Router, Status
 from ninja.pagination import paginate
 
-from evaluation.auth import request_actor, require_permission
+from evaluation.auth import request_actor, require_permission, scoped
 from ready4hire.pagination import Pagination
 
 from ..schemas.modelfiles import ModelfileFilters, ModelfileIn, ModelfileOut, ModelfilePushIn, ModelfileSummaryOut
@@ -14,7 +14,7 @@ from ..selectors.modelfiles import modelfile_get, modelfile_list
 from ..services.modelfile_jobs import modelfile_push_queue, modelfile_validate_queue
 from ..services.modelfiles import modelfile_build
 
-router = Router(tags=["modelfiles"])
+router = Router(tags=["modelfiles"], auth=scoped("train", session_permission="training.view_modelfile"))
 
 
 @router.post("", response={201: ModelfileOut, 202: ModelfileOut})

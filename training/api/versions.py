@@ -1,22 +1,35 @@
-"""Model versions (mounted at /api/v1/model-versions): list them, promote one for a category, retire one."""
+"""Model versions (mounted at /api/v1/model-versions): list them, register one trained elsewhere, promote one
+for a category, retire one."""
 
 from __future__ import annotations
 
 from django.http import HttpRequest
-from ninja import Query, Router
+from ninja import Query, Router, Status
 
-from evaluation.auth import request_actor, require_permission
+from evaluation.auth import request_actor, require_permission, scoped
 
-from ..schemas.versions import ModelVersionFilters, ModelVersionOut, PromoteIn, RetireIn
+from ..schemas.versions import ModelVersionFilters, ModelVersionOut, PromoteIn, RegisterIn, RetireIn
 from ..selectors.versions import model_version_get, model_version_list
 from ..services.versions import model_version_promote, model_version_retire
+from ..services.versions_external import model_version_register_external
 
-router = Router(tags=["model versions"])
+router = Router(tags=["model versions"], auth=scoped("train", session_permission="training.view_modelversion"))
 
 
 @router.get("", response=list[ModelVersionOut])
 def model_versions(request: HttpRequest, filters: Query[ModelVersionFilters]):
     return list(model_version_list(**filters.model_dump()))
+
+
+@router.post("/register", response={201: ModelVersionOut})
+def model_version_register_endpoint(request: HttpRequest, payload: RegisterIn):
+    """Register a model trained elsewhere (GGUF file, Hugging Face folder converted to GGUF, or Ollama model)
+    with the dataset export it was trained on, as the next version of `name`."""
+    require_permission(request, "training.add_modelversion")
+    version = model_version_register_external(
+        name=payload.name, source=payload.source, dataset_export_id=payload.dataset_export_id, category=payload.category
+    )
+    return Status(201, version)
 
 
 @router.post("/{int:version_id}/promote", response=ModelVersionOut)

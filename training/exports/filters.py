@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from django.utils.translation import gettext_noop
+
 from evaluation.llm.schema import CATEGORIES, DIFFICULTIES, LANGUAGES
 from ready4hire.errors import InvalidInput
 
@@ -12,13 +14,16 @@ from ..models import TrainingExample
 
 DEFAULT_SOURCES = (TrainingExample.Source.HUMAN.value, TrainingExample.Source.LLM.value)
 DEFAULT_REVIEW_STATUSES = (TrainingExample.ReviewStatus.APPROVED.value,)
-MIN_SCORE_HELP = (
+# Marked for the catalogue but left in English here: the API schema and the command show it as it is, the
+# admin form translates it.
+MIN_SCORE_HELP = gettext_noop(
     "Only examples scored at least this. Off by default, on purpose: dropping the low scores leaves a grader "
     "that has never seen a weak answer graded low, so it learns never to give a low score."
 )
 _FILTER_CHOICES: dict[str, tuple[str, ...]] = {
     "sources": tuple(TrainingExample.Source.values),
-    "review_statuses": tuple(TrainingExample.ReviewStatus.values),
+    # Examples whose reviews disagree (adjudication) are never exported.
+    "review_statuses": tuple(v for v in TrainingExample.ReviewStatus.values if v != "adjudication"),
     "categories": CATEGORIES,
     "difficulties": DIFFICULTIES,
     "languages": LANGUAGES,
@@ -35,6 +40,8 @@ class ExportFilters:
     categories: tuple[str, ...] = ()
     difficulties: tuple[str, ...] = ()
     languages: tuple[str, ...] = ()
+    # Only examples a reviewer corrected (the machine's grade kept beside the label): a preference export's pairs.
+    corrected_only: bool = False
 
     def __post_init__(self) -> None:
         # Sorted and de-duplicated, so the same selection is stored (and compared) the same way.
@@ -60,6 +67,7 @@ class ExportFilters:
             categories=tuple(data.get("categories", ())),
             difficulties=tuple(data.get("difficulties", ())),
             languages=tuple(data.get("languages", ())),
+            corrected_only=bool(data.get("corrected_only", False)),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -70,6 +78,7 @@ class ExportFilters:
             "categories": list(self.categories),
             "difficulties": list(self.difficulties),
             "languages": list(self.languages),
+            **({"corrected_only": True} if self.corrected_only else {}),
         }
 
     def describe(self) -> str:
@@ -86,4 +95,6 @@ class ExportFilters:
         ]
         if self.min_score is not None:
             parts.append(f"score at least {self.min_score}")
+        if self.corrected_only:
+            parts.append("corrected by a reviewer")
         return "; ".join(parts) or "all examples"

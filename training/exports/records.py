@@ -23,6 +23,7 @@ EXPORT_ROW_FIELDS = (
     "role",
     "language",
     "label",
+    "original_label",  # the machine's grade a reviewer corrected: the rejected side of a preference pair
     "score",
     "source",
 )
@@ -35,7 +36,7 @@ def export_record(fmt: str, row: dict[str, Any]) -> dict[str, Any]:
     """
     request = GradingRequest.from_snapshot(row)
     try:
-        return format_example(fmt, request=request, label=row["label"])
+        return format_example(fmt, request=request, label=row["label"], rejected=row.get("original_label"))
     except ValidationError as exc:
         raise InvalidInput(
             f"Training example {row['id']} has a label that does not follow the output schema: "

@@ -1,5 +1,8 @@
 """The files an export writes beside its data for the trainers: LLaMA-Factory's dataset entries, Axolotl's
-datasets snippet, and TRAINING_GUIDE.md (rendered from templates/training/exports/training_guide.md)."""
+datasets snippet, and TRAINING_GUIDE.md (rendered from templates/training/exports/training_guide.md).
+
+Every path inside them is relative to the export's folder: the folder is copied to a GPU machine and used
+from there, where the exporting machine's MEDIA_ROOT means nothing."""
 
 from __future__ import annotations
 
@@ -13,7 +16,17 @@ from django.template.loader import render_to_string
 from ..models import DatasetExport
 
 
+# Preference files are TRL's conversational shape (chosen / rejected as message lists), which neither
+# LLaMA-Factory's nor Axolotl's preference loaders read as they are: the files say so and point to TRL.
+_PREFERENCE_NOTE = (
+    "TRL's conversational preference format (prompt, chosen, rejected as message lists): train with "
+    "`manage.py finetune --method dpo` or TRL's DPOTrainer."
+)
+
+
 def _llama_factory_entry(fmt: str, file_name: str) -> dict[str, Any]:
+    if fmt == "preference":
+        return {"file_name": file_name, "ranking": True, "note": _PREFERENCE_NOTE}
     if fmt == "alpaca":
         # Our `instruction` is the grading system prompt and `input` the user turn: mapped this way,
         # LLaMA-Factory trains on system + user messages, the same two messages the grader is served.
@@ -52,7 +65,7 @@ def _yaml(value: Any) -> str:
 
 
 def _axolotl_dataset(fmt: str, path: Path) -> list[str]:
-    lines = [f"  - path: {_yaml(str(path))}", "    ds_type: json", "    split: train"]
+    lines = [f"  - path: {_yaml(path.name)}", "    ds_type: json", "    split: train"]
     if fmt == "alpaca":
         return [*lines, "    type: alpaca"]
     lines += ["    type: chat_template", f"    field_messages: {'conversations' if fmt == 'sharegpt' else 'messages'}"]
@@ -73,7 +86,10 @@ def axolotl_snippet(fmt: str, train: Path, val: Path) -> str:
     """axolotl_datasets.yaml: the `datasets` and `test_datasets` of an Axolotl config for the two splits."""
     header = [
         f"# Axolotl datasets for {train.name} and {val.name} ({fmt} format); paste into your Axolotl config.",
+        "# The paths are relative to the export folder: run axolotl from inside it.",
     ]
+    if fmt == "preference":
+        return "\n".join([*header, f"# {_PREFERENCE_NOTE}", f"# train: {train.name}", f"# val: {val.name}"]) + "\n"
     if fmt == "alpaca":
         header.append(
             "# type: alpaca uses Axolotl's own Alpaca prompt; export 'messages' to train on the chat template."
@@ -101,18 +117,22 @@ def to_messages(row):
     return [{"role": ROLES[turn["from"]], "content": turn["value"]} for turn in row["conversations"]]""",
     "messages": """def to_messages(row):
     return row["messages"]""",
+    # Supervised trainers learn the chosen (human) grade of a preference pair.
+    "preference": """def to_messages(row):
+    return row["prompt"] + row["chosen"]""",
 }
 
 
 def training_guide(export: DatasetExport, directory: Path, train: Path, val: Path) -> str:
-    """TRAINING_GUIDE.md: every trainer's steps with this export's paths, seed and base model filled in."""
-    work = directory / "work"
+    """TRAINING_GUIDE.md: every trainer's steps with this export's paths (relative to `directory`, where the
+    guide tells the reader to run everything from), seed and base model filled in."""
+    work = Path("work")
     paths = {
-        "train": train,
-        "val": val,
-        "manifest": directory / "manifest.json",
-        "dataset_info": directory / "dataset_info.json",
-        "axolotl_datasets": directory / "axolotl_datasets.yaml",
+        "train": Path(train.name),
+        "val": Path(val.name),
+        "manifest": Path("manifest.json"),
+        "dataset_info": Path("dataset_info.json"),
+        "axolotl_datasets": Path("axolotl_datasets.yaml"),
         "work": work,
         "unsloth": work / "unsloth",
         "unsloth_gguf": work / "gguf",
@@ -130,7 +150,7 @@ def training_guide(export: DatasetExport, directory: Path, train: Path, val: Pat
     }
     # YAML values are quoted (see `_yaml`); the Python and bash lines take the paths as they are.
     yaml_paths = {
-        "directory": directory,
+        "directory": Path("."),
         "axolotl": paths["axolotl"],
         "llamafactory": work / "llamafactory",
         "merged": paths["merged"],
@@ -139,6 +159,7 @@ def training_guide(export: DatasetExport, directory: Path, train: Path, val: Pat
         "training/exports/training_guide.md",
         {
             "export": export,
+            "folder": directory.name,
             "base_model": settings.DATASET_EXPORT_BASE_MODEL,
             "chat_template": settings.DATASET_EXPORT_CHAT_TEMPLATE,
             "model": f"{export.name}-ft:v{export.version}",

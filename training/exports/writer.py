@@ -15,6 +15,7 @@ import heapq
 import itertools
 import json
 import os
+import shutil
 from array import array
 from collections import Counter
 from collections.abc import Callable
@@ -122,6 +123,17 @@ def _json_bytes(data: Any) -> bytes:
     return (json.dumps(data, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
 
 
+def export_directory(export: DatasetExport) -> Path:
+    """Where the files of `export` go: MEDIA_ROOT/datasets/<name>/v<version>."""
+    return Path(settings.MEDIA_ROOT).resolve() / "datasets" / export.name / f"v{export.version}"
+
+
+def export_partial_files_remove(export: DatasetExport) -> None:
+    """Remove what an unfinished export left behind (a killed worker's `.part` files, files renamed before the
+    manifest): its version directory belongs to it alone, and only a finished export keeps one."""
+    shutil.rmtree(export_directory(export), ignore_errors=True)
+
+
 def export_files_write(
     *, export: DatasetExport, plan: ExportPlan, filters: ExportFilters, on_written: Callable[[int], None]
 ) -> None:
@@ -132,7 +144,7 @@ def export_files_write(
     """
     chunk_size = settings.DATASET_EXPORT_CHUNK_SIZE
     media_root = Path(settings.MEDIA_ROOT).resolve()
-    directory = media_root / "datasets" / export.name / f"v{export.version}"
+    directory = export_directory(export)
     directory.mkdir(parents=True, exist_ok=True)
     train_path = directory / f"{export.name}_train.jsonl"
     val_path = directory / f"{export.name}_val.jsonl"

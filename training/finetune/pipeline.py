@@ -5,7 +5,7 @@ settings, reports progress through callbacks, and returns what it wrote. Output 
 
     base/            --init-tiny: the random-initialised starting point (safetensors + tokenizer)
     base.gguf        --init-tiny: the same, for llama.cpp, with base.Modelfile beside it
-    adapter/         lora / qlora: the PEFT adapter
+    adapter/         lora / qlora / dpo: the PEFT adapter
     merged/          the fine-tuned model as a plain checkpoint (safetensors + tokenizer)
     model.gguf       the fine-tuned model for llama.cpp, with Modelfile beside it
 """
@@ -20,7 +20,7 @@ from typing import Any
 
 from training.modelfile import ModelfileSpec, render
 
-from .data import Conversation, read_conversations
+from .data import Conversation, read_conversations, read_preferences
 from .errors import DatasetFileError
 from .tiny import CHATML_STOPS, CHATML_TEMPLATE, OLLAMA_CHATML_TEMPLATE, TinyShape
 
@@ -93,6 +93,9 @@ def run_finetune(
     from .trainer import merge_and_save, quiet_progress_bars, train
 
     quiet_progress_bars()
+    dpo = settings.method == "dpo"
+    if dpo and job.fmt != "preference":
+        raise DatasetFileError(f"DPO trains on preference pairs; {job.train_path.name} is a {job.fmt} export")
     train_conversations = read_conversations(job.train_path, job.fmt)
     val_conversations = read_conversations(job.val_path, job.fmt) if job.val_path else []
     if not train_conversations:
@@ -112,6 +115,8 @@ def run_finetune(
     base = job.base_model
     if job.init_tiny:
         texts = [message["content"] for conversation in train_conversations for message in conversation]
+        if dpo:  # the rejected grades too, so the tokenizer knows both sides of a pair
+            texts += [pair.rejected for pair in read_preferences(job.train_path)]
         base_dir = create_tiny_base(texts, out / "base", shape=job.tiny_shape, seed=settings.seed)
         base = str(base_dir)
         log(f"built a tiny random-initialised base in {base_dir}")
@@ -127,15 +132,28 @@ def run_finetune(
             )
         )
 
-    outcome = train(
-        base=base,
-        train_conversations=train_conversations,
-        val_conversations=val_conversations,
-        settings=settings,
-        work_dir=out / "trainer",
-        report=report,
-        log=log,
-    )
+    if dpo:
+        from .dpo import train_dpo
+
+        outcome = train_dpo(
+            base=base,
+            train_pairs=read_preferences(job.train_path),
+            val_pairs=read_preferences(job.val_path) if job.val_path else [],
+            settings=settings,
+            work_dir=out / "trainer",
+            report=report,
+            log=log,
+        )
+    else:
+        outcome = train(
+            base=base,
+            train_conversations=train_conversations,
+            val_conversations=val_conversations,
+            settings=settings,
+            work_dir=out / "trainer",
+            report=report,
+            log=log,
+        )
     merged_dir = out / "merged"
     log(f"saving the {'merged ' if settings.method != 'full' else ''}model in {merged_dir}")
     merge_and_save(outcome, base=base, method=settings.method, adapter_dir=out / "adapter", merged_dir=merged_dir)

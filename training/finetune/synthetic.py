@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Max
 from django.utils import timezone
 
 import evaluation
@@ -25,6 +24,7 @@ from evaluation.llm.heuristic import heuristic_grade
 from evaluation.llm.schema import PROMPT_VERSION, GradingRequest
 from training.formats import format_example
 from training.models import DatasetExport, JobStatus
+from training.services.numbering import version_number_next
 
 QUESTIONS_PATH = Path(evaluation.__file__).resolve().parent / "data" / "questions.json"
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
@@ -96,7 +96,7 @@ def synthetic_export_create(
     seed: int = 0,
 ) -> DatasetExport:
     """A finished export of `examples` (the first `val_count` are the validation split) under MEDIA_ROOT."""
-    version = (DatasetExport.objects.filter(name=name).aggregate(latest=Max("version"))["latest"] or 0) + 1
+    version = version_number_next(model=DatasetExport, name=name)
     directory = Path(settings.MEDIA_ROOT) / "datasets" / name / f"v{version}"
     directory.mkdir(parents=True, exist_ok=True)
     records = [format_example(fmt, request=request, label=label) for request, label in examples]

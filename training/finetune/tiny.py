@@ -8,7 +8,9 @@ template, and a 2-layer, 128-wide Llama (about 0.85M parameters, half of them th
 Why 4096 tokens rather than the smallest vocabulary: a larger one writes the same grade in ~40% fewer tokens
 (the grading prompt's words become single tokens), so each training step carries more of the answer and a
 generation has fewer chances to fall into a loop. Measured on this CPU, 400-500 steps with 4096 tokens
-reach 80-100% valid JSON on held-out rows; with 1024 tokens, 500 steps stayed near 40-60%.
+reach 80-100% valid JSON on held-out rows; with 1024 tokens, 500 steps stayed near 40-60%. The demo trains
+800 steps (about two minutes of an idle 2-core CPU): graded in-process by the local backend, the result wrote
+valid grades for 47 of 48 held-out rows, QWK 0.34 against its random base's -0.80.
 """
 
 from __future__ import annotations

@@ -186,7 +186,7 @@ def build_records(tokenizer: Any, conversations: list[Conversation], *, max_leng
     return kept, len(records) - len(kept)
 
 
-def _peft_config(settings: TrainSettings) -> Any:
+def peft_config(settings: TrainSettings) -> Any:
     if settings.method == "full":
         return None
     from peft import LoraConfig
@@ -207,12 +207,13 @@ def _checkpointing(enabled: bool) -> dict[str, bool]:
     return {"activation_checkpointing" if "activation_checkpointing" in names else "gradient_checkpointing": enabled}
 
 
-def _sft_config(settings: TrainSettings, output_dir: Path, *, train_size: int, has_eval: bool) -> SFTConfig:
+def common_config(settings: TrainSettings, output_dir: Path, *, train_size: int, has_eval: bool) -> dict[str, Any]:
+    """The trainer arguments SFT and DPO share: schedule, batch, precision, logging and evaluation."""
     steps_per_epoch = max(1, -(-train_size // (settings.batch_size * settings.grad_accum)))
     total_steps = settings.max_steps or max(1, round(steps_per_epoch * settings.epochs))
     evaluate = has_eval and settings.evaluations > 0
     on_gpu = torch.cuda.is_available()
-    return SFTConfig(
+    return dict(
         output_dir=str(output_dir),
         max_steps=settings.max_steps or -1,
         num_train_epochs=settings.epochs,
@@ -224,8 +225,6 @@ def _sft_config(settings: TrainSettings, output_dir: Path, *, train_size: int, h
         gradient_accumulation_steps=settings.grad_accum,
         **_checkpointing(settings.gradient_checkpointing),
         max_length=settings.max_length,
-        completion_only_loss=True,
-        packing=False,
         seed=settings.seed,
         data_seed=settings.seed,
         bf16=on_gpu and torch.cuda.is_bf16_supported(),
@@ -239,6 +238,11 @@ def _sft_config(settings: TrainSettings, output_dir: Path, *, train_size: int, h
         disable_tqdm=True,
         dataloader_num_workers=0,
     )
+
+
+def _sft_config(settings: TrainSettings, output_dir: Path, *, train_size: int, has_eval: bool) -> SFTConfig:
+    common = common_config(settings, output_dir, train_size=train_size, has_eval=has_eval)
+    return SFTConfig(**common, completion_only_loss=True, packing=False)
 
 
 def train(
@@ -273,9 +277,15 @@ def train(
         train_dataset=Dataset.from_list(train_records),
         eval_dataset=Dataset.from_list(val_records) if val_records and settings.evaluations else None,
         processing_class=tokenizer,
-        peft_config=_peft_config(settings),
+        peft_config=peft_config(settings),
         callbacks=[callback],
     )
+    examples = {"train": len(train_records), "val": len(val_records), "too_long": dropped}
+    return run_trainer(trainer, callback, tokenizer=tokenizer, examples=examples)
+
+
+def run_trainer(trainer: Any, callback: ProgressCallback, *, tokenizer: Any, examples: dict[str, int]) -> TrainOutcome:
+    """Train with a configured TRL trainer (SFT or DPO) and measure the run."""
     trainer.remove_callback(PrinterCallback)  # progress goes to the row and the run's log, not to stdout
     started = time.perf_counter()
     result = trainer.train()
@@ -294,7 +304,7 @@ def train(
         "train_seconds": round(elapsed, 2),
         "train_tokens": tokens,
         "tokens_per_second": round(tokens / elapsed, 1) if elapsed > 0 else None,
-        "examples": {"train": len(train_records), "val": len(val_records), "too_long": dropped},
+        "examples": examples,
         "parameters": {"total": parameters, "trainable": trainable},
         "device": device_kind(),
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from .exports import DatasetExport
 from .jobs import Job
@@ -15,10 +16,11 @@ class ComparisonRun(Job):
     dataset_export = models.ForeignKey(
         DatasetExport, null=True, blank=True, on_delete=models.SET_NULL, related_name="comparisons"
     )
-    split = models.CharField(max_length=5, default="val", help_text="train | val, with an export.")
-    filters = models.JSONField(default=dict, blank=True, help_text="Example filters when no export is given.")
+    split = models.CharField(max_length=5, default="val", help_text=_("train | val, with an export."))
+    filters = models.JSONField(default=dict, blank=True, help_text=_("Example filters when no export is given."))
     contenders = models.JSONField(
-        default=list, help_text="The models compared: [{label, ref, backend, base_url, model}]; the first is the base."
+        default=list,
+        help_text=_("The models compared: [{label, ref, backend, base_url, model}]; the first is the base."),
     )
     repeats = models.PositiveSmallIntegerField(default=1)
     seed = models.IntegerField(default=0)

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from evaluation.choices import Category, Difficulty, Language
 from evaluation.llm.schema import GradingRequest
@@ -19,14 +20,15 @@ class TrainingExample(models.Model):
     """
 
     class Source(models.TextChoices):
-        LLM = "llm", "LLM"
-        HEURISTIC = "heuristic", "Heuristic"
-        HUMAN = "human", "Human"
+        LLM = "llm", _("LLM")
+        HEURISTIC = "heuristic", _("Heuristic")
+        HUMAN = "human", _("Human")
 
     class ReviewStatus(models.TextChoices):
-        PENDING = "pending", "Pending"
-        APPROVED = "approved", "Approved"
-        REJECTED = "rejected", "Rejected"
+        PENDING = "pending", _("Pending")
+        APPROVED = "approved", _("Approved")
+        REJECTED = "rejected", _("Rejected")
+        ADJUDICATION = "adjudication", _("Needs adjudication")
 
     evaluation = models.ForeignKey(
         "evaluation.Evaluation",
@@ -34,7 +36,7 @@ class TrainingExample(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="training_examples",
-        help_text="The evaluation it was collected from; empty for imported examples.",
+        help_text=_("The evaluation it was collected from; empty for imported examples."),
     )
     question = models.TextField()
     answer = models.TextField()
@@ -45,15 +47,27 @@ class TrainingExample(models.Model):
     role = models.CharField(max_length=100, blank=True)
     language = models.CharField(max_length=2, choices=Language.choices, default="es")
 
-    label = models.JSONField(help_text="The training target: the full grade (score, breakdown, justification, ...).")
+    label = models.JSONField(help_text=_("The training target: the full grade (score, breakdown, justification, ...)."))
     score = models.FloatField(validators=[MinValueValidator(0), MaxValueValidator(10)])
-    original_label = models.JSONField(null=True, blank=True, help_text="The machine's grade, kept after a correction.")
+    original_label = models.JSONField(
+        null=True, blank=True, help_text=_("The machine's grade, kept after a correction.")
+    )
     original_score = models.FloatField(null=True, blank=True)
     source = models.CharField(max_length=10, choices=Source.choices)
-    model = models.CharField(max_length=200, blank=True, help_text="The model that produced the machine grade.")
+    model = models.CharField(max_length=200, blank=True, help_text=_("The model that produced the machine grade."))
     prompt_version = models.CharField(max_length=40, blank=True)
 
-    review_status = models.CharField(max_length=10, choices=ReviewStatus.choices, default=ReviewStatus.PENDING)
+    review_status = models.CharField(max_length=12, choices=ReviewStatus.choices, default=ReviewStatus.PENDING)
+    decided_automatically = models.BooleanField(
+        default=False, help_text=_("Approved by a program (the demo), not by a person: never counted as reviewed.")
+    )
+    version = models.PositiveIntegerField(
+        default=0, help_text=_("Goes up with every review, so an edit made on an older page is refused.")
+    )
+    reserved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="reserved_examples"
+    )
+    reserved_until = models.DateTimeField(null=True, blank=True)
     reviewed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="reviewed_examples"
     )
@@ -63,13 +77,21 @@ class TrainingExample(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="reviewed_examples",
-        help_text="The API key of the client that reviewed it, when a program rather than a person did.",
+        help_text=_("The API key of the client that reviewed it, when a program rather than a person did."),
     )
     reviewed_at = models.DateTimeField(null=True, blank=True)
     review_note = models.TextField(blank=True)
 
+    opinions = models.JSONField(
+        default=dict, blank=True, help_text=_("Other graders' scores of the same answer: {grader: score}.")
+    )
+    disagreement = models.FloatField(default=0.0, help_text=_("The spread (max - min) between the opinions."))
+    uncertainty = models.FloatField(
+        default=0.0, help_text=_("The spread over repeated grades, or closeness to a score-range boundary.")
+    )
+
     content_hash = models.CharField(
-        max_length=64, unique=True, editable=False, help_text="SHA-256 of the normalised question and answer."
+        max_length=64, unique=True, editable=False, help_text=_("SHA-256 of the normalised question and answer.")
     )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
@@ -81,7 +103,26 @@ class TrainingExample(models.Model):
             models.Index(fields=["source"], name="example_source_idx"),
             models.Index(fields=["score"], name="example_score_idx"),
             models.Index(fields=["role"], name="example_role_idx"),
+            models.Index(fields=["review_status", "-disagreement", "-created_at", "-id"], name="example_disagree_idx"),
+            models.Index(fields=["review_status", "-uncertainty", "-created_at", "-id"], name="example_uncertain_idx"),
+            # Covers every queue filter (but the text search) and the reservation, so the review screen's
+            # "left in this queue" count reads this index only, never the rows.
+            models.Index(
+                fields=[
+                    "review_status",
+                    "language",
+                    "category",
+                    "difficulty",
+                    "source",
+                    "score",
+                    "role",
+                    "reserved_until",
+                    "reserved_by",
+                ],
+                name="example_queue_count_idx",
+            ),
         ]
+        permissions = [("adjudicate_trainingexample", "Can adjudicate examples whose reviews disagree")]
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(score__gte=0) & models.Q(score__lte=10), name="example_score_range"

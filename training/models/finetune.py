@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from .exports import DatasetExport
 from .jobs import Job
@@ -12,19 +13,20 @@ class FineTuneRun(Job):
     """A supervised fine-tuning run on an export, with its live progress and its outputs."""
 
     class Method(models.TextChoices):
-        LORA = "lora", "LoRA"
-        QLORA = "qlora", "QLoRA"
-        FULL = "full", "Full fine-tuning"
+        LORA = "lora", _("LoRA")
+        QLORA = "qlora", _("QLoRA")
+        FULL = "full", _("Full fine-tuning")
+        DPO = "dpo", _("DPO (preference pairs, LoRA)")
 
     class Backend(models.TextChoices):
-        TRL = "trl", "TRL"
-        UNSLOTH = "unsloth", "Unsloth"
+        TRL = "trl", _("TRL")
+        UNSLOTH = "unsloth", _("Unsloth")
 
     dataset_export = models.ForeignKey(DatasetExport, on_delete=models.PROTECT, related_name="finetune_runs")
     base_model = models.CharField(
-        max_length=500, help_text="A local model directory or a Hugging Face id already in the local cache."
+        max_length=500, help_text=_("A local model directory or a Hugging Face id already in the local cache.")
     )
-    init_tiny = models.BooleanField(default=False, help_text="Start from a tiny random-initialised model.")
+    init_tiny = models.BooleanField(default=False, help_text=_("Start from a tiny random-initialised model."))
     method = models.CharField(max_length=5, choices=Method.choices, default=Method.LORA)
     backend = models.CharField(max_length=10, choices=Backend.choices, default=Backend.TRL)
     hyperparameters = models.JSONField(default=dict, blank=True)
@@ -32,9 +34,9 @@ class FineTuneRun(Job):
     max_steps = models.PositiveIntegerField(default=0)
     epoch = models.FloatField(default=0)
     loss = models.FloatField(null=True, blank=True)
-    metrics = models.JSONField(default=dict, blank=True, help_text="Training and validation loss per logged step.")
+    metrics = models.JSONField(default=dict, blank=True, help_text=_("Training and validation loss per logged step."))
     output_dir = models.CharField(max_length=500, blank=True)
-    outputs = models.JSONField(default=dict, blank=True, help_text="adapter, merged, gguf, modelfile paths.")
+    outputs = models.JSONField(default=dict, blank=True, help_text=_("adapter, merged, gguf, modelfile paths."))
     log = models.TextField(blank=True)
     celery_task_id = models.CharField(max_length=64, blank=True)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from .exports import DatasetExport
 from .finetune import FineTuneRun
@@ -14,20 +15,20 @@ class ModelVersion(models.Model):
     """A grader model we can serve: v1, v2, … per name, with where it came from and whether it is active."""
 
     class Status(models.TextChoices):
-        DRAFT = "draft", "Draft"
-        CREATED = "created", "Created on the server"
-        VALIDATED = "validated", "Validated"
-        ACTIVE = "active", "Active"
-        RETIRED = "retired", "Retired"
+        DRAFT = "draft", _("Draft")
+        CREATED = "created", _("Created on the server")
+        VALIDATED = "validated", _("Validated")
+        ACTIVE = "active", _("Active")
+        RETIRED = "retired", _("Retired")
 
     class Kind(models.TextChoices):
-        FINETUNED = "finetuned", "Fine-tuned"
-        BASE = "base", "Base (starting point)"
+        FINETUNED = "finetuned", _("Fine-tuned")
+        BASE = "base", _("Base (starting point)")
 
     class Category(models.TextChoices):
-        ALL = "all", "All categories"
-        TECHNICAL = "technical", "Technical"
-        SOFT_SKILLS = "soft_skills", "Soft skills"
+        ALL = "all", _("All categories")
+        TECHNICAL = "technical", _("Technical")
+        SOFT_SKILLS = "soft_skills", _("Soft skills")
 
     name = models.SlugField(max_length=100, default="ready4hire")
     version = models.PositiveIntegerField()
@@ -37,7 +38,12 @@ class ModelVersion(models.Model):
     dataset_export = models.ForeignKey(
         DatasetExport, null=True, blank=True, on_delete=models.SET_NULL, related_name="model_versions"
     )
-    served_name = models.CharField(max_length=200, blank=True, help_text="The model's name on the LLM server.")
+    origin = models.CharField(
+        max_length=600,
+        blank=True,
+        help_text=_("For a model trained elsewhere: what it was registered from (GGUF file, HF folder, Ollama model)."),
+    )
+    served_name = models.CharField(max_length=200, blank=True, help_text=_("The model's name on the LLM server."))
     gguf_path = models.CharField(max_length=500, blank=True)
     modelfile = models.ForeignKey(Modelfile, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
@@ -47,7 +53,7 @@ class ModelVersion(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     promoted_at = models.DateTimeField(null=True, blank=True)
-    promotion_forced = models.BooleanField(default=False, help_text="Promoted although it failed the gate.")
+    promotion_forced = models.BooleanField(default=False, help_text=_("Promoted although it failed the gate."))
     promotion_note = models.TextField(blank=True)
     retired_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

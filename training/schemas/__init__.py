@@ -13,10 +13,15 @@ from .comparisons import (
 )
 from .examples import (
     CORRECTION_FIELDS,
+    AgreementOut,
     CollectionSettingsIO,
+    ExampleDetailOut,
     ExampleFilters,
     ExampleOut,
+    QueueExampleOut,
+    QueueFilters,
     ReviewIn,
+    ReviewOut,
     TrainingStatsOut,
 )
 from .exports import DatasetExportFilters, DatasetExportIn, DatasetExportOut
@@ -26,7 +31,12 @@ from .versions import ModelVersionFilters, ModelVersionOut, PromoteIn, RetireIn
 
 __all__ = [
     "CORRECTION_FIELDS",
+    "AgreementOut",
     "CollectionSettingsIO",
+    "QueueExampleOut",
+    "ExampleDetailOut",
+    "QueueFilters",
+    "ReviewOut",
     "ExampleFilters",
     "ExampleOut",
     "ReviewIn",

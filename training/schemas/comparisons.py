@@ -8,12 +8,14 @@ from typing import Any, Literal
 from ninja import Schema
 from pydantic import Field, create_model, model_validator
 
+from ready4hire.validation import InputSchema, OptionalText, Text
+
 from .examples import ExampleFilters
 
 
-class ContenderIn(Schema):
-    label: str = Field(min_length=1, max_length=100, description="How the report names this model, e.g. base.")
-    ref: str = Field(
+class ContenderIn(InputSchema):
+    label: Text = Field(min_length=1, max_length=100, description="How the report names this model, e.g. base.")
+    ref: Text = Field(
         min_length=1,
         max_length=700,
         description="A server model name, NAME:vN, latest or tiny-base; @BACKEND+URL names another server.",
@@ -24,7 +26,7 @@ class ContenderIn(Schema):
 # text search.
 ComparisonExamplesIn = create_model(
     "ComparisonExamplesIn",
-    __base__=Schema,
+    __base__=InputSchema,
     __doc__="Which approved examples to compare on, when no dataset export is given.",
     **{
         name: (field.annotation, field)
@@ -34,7 +36,7 @@ ComparisonExamplesIn = create_model(
 )
 
 
-class ComparisonIn(Schema):
+class ComparisonIn(InputSchema):
     models: list[ContenderIn] = Field(min_length=2, max_length=8, description="The base first, then candidates.")
     dataset_id: int | None = Field(default=None, description="Compare on this export's split (its manifest).")
     split: Literal["train", "val"] = "val"
@@ -42,7 +44,7 @@ class ComparisonIn(Schema):
     repeats: int = Field(default=1, ge=1, description="Grades per model and example (consistency, ICC).")
     limit: int | None = Field(default=None, ge=1, description="Compare on the first N examples only.")
     seed: int | None = Field(default=None, description="Generation seed of repeat 0 and bootstrap seed.")
-    name: str = Field(default="", max_length=200)
+    name: OptionalText = Field(default="", max_length=200)
 
     @model_validator(mode="after")
     def _one_source_of_examples(self) -> ComparisonIn:
@@ -94,5 +96,5 @@ class ComparisonDetailOut(ComparisonOut):
         return {key: value for key, value in (obj.filters or {}).items() if key != "example_ids"}
 
 
-class ComparisonFilters(Schema):
-    status: Literal["pending", "running", "done", "failed"] | None = None
+class ComparisonFilters(InputSchema):
+    status: Literal["pending", "running", "done", "failed", "cancelled"] | None = None

@@ -10,19 +10,17 @@ from pydantic import Field
 
 from evaluation.auth import Actor
 from evaluation.choices import CategoryValue, DifficultyValue, LanguageValue
+from ready4hire.validation import InputSchema, Text
 
 from ..exports.filters import DEFAULT_REVIEW_STATUSES, DEFAULT_SOURCES, MIN_SCORE_HELP, ExportFilters
 from .examples import ReviewStatus, Source
 
-Format = Literal["alpaca", "sharegpt", "messages"]
+Format = Literal["alpaca", "sharegpt", "messages", "preference"]
 
 
-class DatasetExportIn(Schema):
-    name: str = Field(default="ready4hire", pattern=r"^[-a-zA-Z0-9_]+$", max_length=100)
-    format: Format = "messages"
-    train_share: float = Field(default=0.8, gt=0, lt=1, description="The share of examples that train (0-1).")
-    seed: int = Field(default=42, ge=-(2**31), le=2**31 - 1, description="Same rows + filters + seed: same files.")
-    balance_categories: bool = Field(default=False, description="Down-sample every category to the smallest.")
+class DatasetExportFiltersIn(InputSchema):
+    """Which examples the export takes; each left out keeps its default (the curated examples)."""
+
     sources: list[Source] = Field(default=list(DEFAULT_SOURCES), description="Empty: every source.")
     review_statuses: list[ReviewStatus] = Field(
         default=list(DEFAULT_REVIEW_STATUSES), description="Empty: every state."
@@ -32,14 +30,25 @@ class DatasetExportIn(Schema):
     difficulties: list[DifficultyValue] = Field(default_factory=list, description="Empty: every difficulty.")
     languages: list[LanguageValue] = Field(default_factory=list, description="Empty: every language.")
 
+
+class DatasetExportIn(InputSchema):
+    name: str = Field(default="ready4hire", pattern=r"^[-a-zA-Z0-9_]+$", max_length=100)
+    format: Format = "messages"
+    # The same shape as an export's `filters` in the response, so what was asked reads back as it was sent.
+    filters: DatasetExportFiltersIn = Field(default_factory=DatasetExportFiltersIn)
+    train_share: float = Field(default=0.8, gt=0, lt=1, description="The share of examples that train (0-1).")
+    seed: int = Field(default=42, ge=-(2**31), le=2**31 - 1, description="Same rows + filters + seed: same files.")
+    balance_categories: bool = Field(default=False, description="Down-sample every category to the smallest.")
+
     def export_filters(self) -> ExportFilters:
+        filters = self.filters
         return ExportFilters(
-            sources=tuple(self.sources),
-            review_statuses=tuple(self.review_statuses),
-            min_score=self.min_score,
-            categories=tuple(self.categories),
-            difficulties=tuple(self.difficulties),
-            languages=tuple(self.languages),
+            sources=tuple(filters.sources),
+            review_statuses=tuple(filters.review_statuses),
+            min_score=filters.min_score,
+            categories=tuple(filters.categories),
+            difficulties=tuple(filters.difficulties),
+            languages=tuple(filters.languages),
         )
 
 
@@ -67,6 +76,7 @@ class DatasetExportOut(Schema):
     val_count: int
     counts: dict[str, Any] = Field(description="matched, kept, dropped_by_balancing; by category etc. per split.")
     files: dict[str, DatasetFileOut]
+    warnings: list[str] = Field(description="What the export left out and the filter to change, one line each.")
     scheduled: bool
     requested_by: str | None
     created_at: datetime
@@ -84,6 +94,6 @@ class DatasetExportOut(Schema):
         }
 
 
-class DatasetExportFilters(Schema):
-    name: str | None = Field(default=None, max_length=100)
-    status: Literal["pending", "running", "done", "failed"] | None = None
+class DatasetExportFilters(InputSchema):
+    name: Text | None = Field(default=None, max_length=100)
+    status: Literal["pending", "running", "done", "failed", "cancelled"] | None = None

@@ -9,12 +9,13 @@ from ninja import Schema
 from pydantic import Field
 
 from evaluation.auth import Actor
+from ready4hire.validation import InputSchema, OptionalText, Text
 
-Method = Literal["full", "lora", "qlora"]
-RunStatus = Literal["pending", "running", "done", "failed"]
+Method = Literal["full", "lora", "qlora", "dpo"]
+RunStatus = Literal["pending", "running", "done", "failed", "cancelled"]
 
 
-class FineTuneHyperparametersIn(Schema):
+class FineTuneHyperparametersIn(InputSchema):
     """Each one left out takes the method's default (see the run's `hyperparameters` once created)."""
 
     max_steps: int | None = Field(default=None, ge=0, description="0: train for `epochs`.")
@@ -25,17 +26,21 @@ class FineTuneHyperparametersIn(Schema):
     lora_r: int | None = Field(default=None, ge=1)
     lora_alpha: int | None = Field(default=None, ge=1)
     lora_dropout: float | None = Field(default=None, ge=0, lt=1)
-    target_modules: list[str] | None = Field(default=None, description='e.g. ["q_proj", "v_proj"].')
+    target_modules: list[Text] | None = Field(default=None, description='e.g. ["q_proj", "v_proj"].')
     max_length: int | None = Field(default=None, ge=16, description="Longer examples are left out, not cut.")
     seed: int | None = Field(default=None, ge=0)
     gradient_checkpointing: bool | None = Field(default=None, description="Off unless asked: it costs speed.")
 
 
-class FineTuneRunIn(Schema):
+class FineTuneRunIn(InputSchema):
     dataset_export_id: int
-    base_model: str = Field(default="", description="A local model directory or a cached Hugging Face id.")
+    base_model: OptionalText = Field(default="", description="A local model directory or a cached Hugging Face id.")
     init_tiny: bool = Field(default=False, description="Start from a tiny random-initialised model instead.")
-    method: Method | None = Field(default=None, description="Default: full with init_tiny, lora otherwise.")
+    method: Method | None = Field(
+        default=None, description="Default: full with init_tiny, lora otherwise; dpo needs a preference export."
+    )
+    base_run_id: int | None = Field(default=None, description="Start from the merged model of a finished run.")
+    backend: Literal["trl", "unsloth"] = Field(default="trl", description="unsloth needs a CUDA GPU and unsloth.")
     hyperparameters: FineTuneHyperparametersIn = Field(default_factory=FineTuneHyperparametersIn)
 
 
@@ -71,6 +76,6 @@ class FineTuneRunDetailOut(FineTuneRunOut):
     log: str
 
 
-class FineTuneRunFilters(Schema):
+class FineTuneRunFilters(InputSchema):
     status: RunStatus | None = None
     dataset_export_id: int | None = None

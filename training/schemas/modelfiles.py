@@ -10,28 +10,29 @@ from ninja import Schema
 from pydantic import AliasChoices, Field
 
 from evaluation.choices import LanguageValue
+from ready4hire.validation import InputSchema, OptionalText, Text
 
-ParameterValue = float | int | str | list[str] | None
+ParameterValue = float | int | Text | list[Text] | None
 
 
-class ModelfileIn(Schema):
-    name: str = Field(max_length=200, description="The model's name on the Ollama server, e.g. ready4hire:v1.")
-    base: str = Field(
+class ModelfileIn(InputSchema):
+    name: Text = Field(max_length=200, description="The model's name on the Ollama server, e.g. ready4hire:v1.")
+    base: Text = Field(
         max_length=500,
         validation_alias=AliasChoices("from", "base"),
         description="FROM (also accepted as `base`): an Ollama model name, a GGUF file or a safetensors directory.",
     )
-    adapter: str = Field(default="", max_length=500, description="ADAPTER: a LoRA adapter file or directory.")
-    parameters: dict[str, ParameterValue] = Field(
+    adapter: OptionalText = Field(default="", max_length=500, description="ADAPTER: a LoRA adapter file or directory.")
+    parameters: dict[Text, ParameterValue] = Field(
         default_factory=dict,
         description="PARAMETERs over the defaults (temperature 0.1, num_ctx 4096, top_p 0.9, repeat_penalty 1.1, "
         "num_predict); null removes a default; `stop` may be a list.",
     )
-    system: str | None = Field(
+    system: OptionalText | None = Field(
         default=None, description="SYSTEM; empty: the grading instructions and schema of the current prompt version."
     )
-    template: str | None = None
-    license: str | None = None
+    template: OptionalText | None = None
+    license: OptionalText | None = None
     language: LanguageValue = "es"
     dataset_export_id: int | None = Field(default=None, description="The export few-shot MESSAGE pairs come from.")
     few_shot: int | None = Field(default=None, ge=0, le=10, description="Pairs to draw; 3 by default with an export.")
@@ -43,7 +44,7 @@ class ModelfileIn(Schema):
     )
 
 
-class ModelfilePushIn(Schema):
+class ModelfilePushIn(InputSchema):
     validate_model: bool = Field(
         default=False,
         validation_alias=AliasChoices("validate", "validate_model"),
@@ -84,7 +85,7 @@ class ModelfileOut(ModelfileSummaryOut):
         return reverse("api-1:modelfile_download", kwargs={"modelfile_id": obj.pk})
 
 
-class ModelfileFilters(Schema):
-    name: str | None = Field(default=None, max_length=200)
+class ModelfileFilters(InputSchema):
+    name: Text | None = Field(default=None, max_length=200)
     push_status: Literal["not_pushed", "pushed", "failed"] | None = None
     validation_status: Literal["not_run", "passed", "failed"] | None = None

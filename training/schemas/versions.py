@@ -8,6 +8,8 @@ from typing import Literal
 from ninja import Schema
 from pydantic import Field
 
+from ready4hire.validation import InputSchema, OptionalText
+
 VersionCategory = Literal["all", "technical", "soft_skills"]
 
 
@@ -22,6 +24,7 @@ class ModelVersionOut(Schema):
     dataset_export_id: int | None
     served_name: str = Field(description="The model's name on the LLM server; live grading needs one.")
     gguf_path: str
+    origin: str = Field(description="For a model trained elsewhere: what it was registered from.")
     status: str
     category: str = Field(description="The category it grades when active: all, technical or soft_skills.")
     promoted_by: str | None
@@ -36,17 +39,28 @@ class ModelVersionOut(Schema):
         return obj.promoted_by.get_username() if obj.promoted_by_id else None
 
 
-class ModelVersionFilters(Schema):
+class ModelVersionFilters(InputSchema):
     status: Literal["draft", "created", "validated", "active", "retired"] | None = None
     category: VersionCategory | None = None
     kind: Literal["finetuned", "base"] | None = None
 
 
-class PromoteIn(Schema):
+class PromoteIn(InputSchema):
     category: VersionCategory | None = Field(default=None, description="Default: the version's own category.")
     force: bool = Field(default=False, description="Promote although the version failed the promotion gate.")
-    note: str = Field(default="", max_length=2000, description="Why; recorded with the promotion.")
+    note: OptionalText = Field(default="", max_length=2000, description="Why; recorded with the promotion.")
 
 
-class RetireIn(Schema):
-    note: str = Field(default="", max_length=2000)
+class RetireIn(InputSchema):
+    note: OptionalText = Field(default="", max_length=2000)
+
+
+class RegisterIn(InputSchema):
+    name: str = Field(pattern=r"^[-a-zA-Z0-9_]+$", max_length=100, description="The version series, e.g. grader.")
+    source: str = Field(
+        min_length=1,
+        max_length=1000,
+        description="A GGUF file or a Hugging Face folder (inside the allowed model folders), or an Ollama model.",
+    )
+    dataset_export_id: int = Field(description="The dataset export it was trained on.")
+    category: VersionCategory = "all"

@@ -34,6 +34,16 @@ from .modelfiles import (
     modelfile_list,
     modelfile_newest_named,
 )
+from .queue import (
+    ORDERS,
+    ReviewQueue,
+    review_queue,
+    review_queue_examples,
+    review_queue_next,
+    review_queue_previous,
+    review_queue_progress,
+    review_queue_remaining,
+)
 from .versions import (
     ModelReference,
     model_for_category,
@@ -52,6 +62,14 @@ __all__ = [
     "example_next_in_queue",
     "score_bucket_q",
     "training_stats",
+    "ORDERS",
+    "ReviewQueue",
+    "review_queue",
+    "review_queue_examples",
+    "review_queue_next",
+    "review_queue_previous",
+    "review_queue_progress",
+    "review_queue_remaining",
     "EXPORT_FILES",
     "MIN_SCORE_HELP",
     "ExportFilters",

@@ -10,6 +10,8 @@ from ready4hire.errors import InvalidInput, NotFound
 from ..models import CollectionSettings, TrainingExample
 
 # Lower bound inclusive, upper bound exclusive, except the last bucket which holds the perfect 10.
+Status = TrainingExample.ReviewStatus
+
 SCORE_BUCKETS: tuple[tuple[str, float, float | None], ...] = (
     ("0-3", 0.0, 3.0),
     ("3-5", 3.0, 5.0),
@@ -35,7 +37,11 @@ def collection_settings_get() -> CollectionSettings:
 
 def example_get(*, example_id: int) -> TrainingExample:
     try:
-        return TrainingExample.objects.select_related("reviewed_by", "reviewed_by_key").get(pk=example_id)
+        return (
+            TrainingExample.objects.select_related("reviewed_by", "reviewed_by_key")
+            .prefetch_related("reviews__reviewer", "reviews__api_key")
+            .get(pk=example_id)
+        )
     except TrainingExample.DoesNotExist:
         raise NotFound(f"Training example {example_id} does not exist.", field="id") from None
 
@@ -83,7 +89,8 @@ def example_next_in_queue(*, after: TrainingExample) -> TrainingExample | None:
 
 
 def training_stats(*, examples: QuerySet[TrainingExample] | None = None) -> dict:
-    """Counts by category, difficulty, role, source, review status and score range, and the reviewed share.
+    """Counts by category, difficulty, role, source, review status and score range, the examples people
+    reviewed apart from the automatic approvals, and the share people reviewed.
 
     Everything is computed by the database (one aggregate and four GROUP BYs), so time and memory do not
     depend on the number of rows held in Python.
@@ -93,6 +100,7 @@ def training_stats(*, examples: QuerySet[TrainingExample] | None = None) -> dict
     totals = examples.aggregate(
         total=Count("pk"),
         **{f"status_{status}": Count("pk", filter=Q(review_status=status)) for status in statuses},
+        automatic=Count("pk", filter=Q(review_status=Status.APPROVED, decided_automatically=True)),
         **{
             f"bucket_{index}": Count("pk", filter=score_bucket_q(name))
             for index, (name, _, _) in enumerate(SCORE_BUCKETS)
@@ -107,7 +115,8 @@ def training_stats(*, examples: QuerySet[TrainingExample] | None = None) -> dict
 
     total = totals["total"]
     by_review_status = {status: totals[f"status_{status}"] for status in statuses}
-    reviewed = total - by_review_status[TrainingExample.ReviewStatus.PENDING]
+    # Automatic approvals (the demo's) are decisions nobody reviewed: never counted as human-reviewed.
+    human_reviewed = by_review_status[Status.APPROVED] + by_review_status[Status.REJECTED] - totals["automatic"]
     return {
         "total_examples": total,
         "by_category": grouped("category", CATEGORIES),
@@ -116,5 +125,7 @@ def training_stats(*, examples: QuerySet[TrainingExample] | None = None) -> dict
         "by_source": grouped("source", TrainingExample.Source.values),
         "by_review_status": by_review_status,
         "score_distribution": {name: totals[f"bucket_{index}"] for index, (name, _, _) in enumerate(SCORE_BUCKETS)},
-        "reviewed_share": round(reviewed / total, 4) if total else 0.0,
+        "human_reviewed": human_reviewed,
+        "automatic_approvals": totals["automatic"],
+        "reviewed_share": round(human_reviewed / total, 4) if total else 0.0,
     }

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import Coalesce
 
 from ready4hire.errors import InvalidInput, NotFound
 
 from ..exports.filters import ExportFilters
 from ..exports.records import EXPORT_ROW_FIELDS, export_record
-from ..formats import FORMATS
+from ..formats import FORMATS, PREFERENCE
 from ..models import DatasetExport, JobStatus, TrainingExample
 from .examples import SCORE_BUCKETS
 
@@ -24,7 +25,8 @@ EXPORT_FILES = ("train", "val", "manifest", "dataset_info", "axolotl", "guide")
 
 def export_examples(*, filters: ExportFilters) -> QuerySet[TrainingExample]:
     """The examples `filters` select, in id order (the order every export reads and writes them in)."""
-    examples = TrainingExample.objects.all()
+    # Examples whose reviews disagree are never training data, whatever the filters say.
+    examples = TrainingExample.objects.exclude(review_status=TrainingExample.ReviewStatus.ADJUDICATION)
     for name, lookup in (
         ("sources", "source__in"),
         ("review_statuses", "review_status__in"),
@@ -37,7 +39,46 @@ def export_examples(*, filters: ExportFilters) -> QuerySet[TrainingExample]:
             examples = examples.filter(**{lookup: list(values)})
     if filters.min_score is not None:
         examples = examples.filter(score__gte=filters.min_score)
+    if filters.corrected_only:
+        examples = examples.filter(original_label__isnull=False)
     return examples.order_by("id")
+
+
+_FILTER_COLUMNS = {
+    "sources": "source",
+    "review_statuses": "review_status",
+    "categories": "category",
+    "difficulties": "difficulty",
+    "languages": "language",
+}
+
+
+def export_left_out(*, filters: ExportFilters) -> dict[str, dict[tuple[str, str], int]]:
+    """For each filter that is set, the examples only it leaves out (every other filter holding), counted by
+    (value, category): {"sources": {("heuristic", "technical"): 35}, "min_score": {("below 5", …): 3}}.
+    One grouped COUNT a filter, for the warnings of an export that came out small."""
+    left_out: dict[str, dict[tuple[str, str], int]] = {}
+    for name, column in _FILTER_COLUMNS.items():
+        values = getattr(filters, name)
+        if values:
+            rows = (
+                export_examples(filters=replace(filters, **{name: ()}))
+                .exclude(**{f"{column}__in": list(values)})
+                .order_by()
+                .values_list(column, "category")
+                .annotate(count=Count("id"))
+            )
+            left_out[name] = {(value, category): count for value, category, count in rows}
+    if filters.min_score is not None:
+        rows = (
+            export_examples(filters=replace(filters, min_score=None))
+            .filter(score__lt=filters.min_score)
+            .order_by()
+            .values_list("category")
+            .annotate(count=Count("id"))
+        )
+        left_out["min_score"] = {(f"below {filters.min_score:g}", category): count for category, count in rows}
+    return left_out
 
 
 def score_bucket_index(score: float) -> int:
@@ -100,13 +141,19 @@ def approved_examples_since(*, filters: ExportFilters, since) -> int:
 
 
 def dataset_export_last(*, name: str) -> DatasetExport | None:
-    """The newest export of `name` that has not failed (a pending or running one counts: it is on its way)."""
+    """The newest export of `name` that was not failed or cancelled (a pending or running one counts: it is on
+    its way)."""
     return (
         DatasetExport.objects.filter(name=name)
-        .filter(~Q(status=JobStatus.FAILED))
+        .filter(~Q(status__in=[JobStatus.FAILED, JobStatus.CANCELLED]))
         .order_by("-created_at", "-id")
         .first()
     )
+
+
+def preference_filters(fmt: str, filters: ExportFilters) -> ExportFilters:
+    """A preference export takes only corrected examples: an uncorrected one has no rejected grade."""
+    return replace(filters, corrected_only=True) if fmt == PREFERENCE else filters
 
 
 def dataset_preview(*, fmt: str, filters: ExportFilters, limit: int = 3) -> list[dict[str, Any]]:
@@ -115,5 +162,5 @@ def dataset_preview(*, fmt: str, filters: ExportFilters, limit: int = 3) -> list
         raise InvalidInput(f"Unknown format {fmt!r}; choose one of {', '.join(FORMATS)}.", field="format")
     if limit < 1:
         raise InvalidInput("A preview shows at least one example.", field="limit")
-    rows = export_examples(filters=filters).values(*EXPORT_ROW_FIELDS)[:limit]
+    rows = export_examples(filters=preference_filters(fmt, filters)).values(*EXPORT_ROW_FIELDS)[:limit]
     return [export_record(fmt, row) for row in rows]

@@ -7,25 +7,33 @@ A model reference is one of
   a comparison serves with llama.cpp while it runs;
 - `latest`: the newest fine-tuned version; `tiny-base`: the newest base version (the random-initialised
   starting point an `--init-tiny` run registers), so base and fine-tuned can be compared;
+- a path: a GGUF file inside the allowed model folders (ready4hire.paths), served like a version's file;
+- a version followed by `@local` (`latest@local`): its checkpoint, run in this process with transformers (the
+  `local` backend, no server); a version with only a GGUF file runs that way too when llama.cpp ([serve]) is
+  not installed;
 and may name another server after an `@`: `llama3.2:3b@ollama+http://10.0.0.5:11434`,
 `ready4hire:v3@openai+http://127.0.0.1:8080`, so two servers can be compared side by side.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 from django.conf import settings
 from django.db.models import QuerySet
 
 from evaluation.llm.clients import CLIENTS
 from ready4hire.errors import InvalidInput, NotFound
+from ready4hire.paths import looks_like_path, path_confine
 
 from ..models import ModelVersion
 
 LATEST = "latest"
 TINY_BASE = "tiny-base"
+LOCAL_BACKEND = "local"  # a version's checkpoint run in this process (evaluation/llm/local.py)
 GGUF_BACKEND = "gguf"  # served by llama.cpp's OpenAI-compatible server for the length of a comparison
 
 _VERSION_REFERENCE = re.compile(r"^(?P<name>[-\w]+):v(?P<version>\d+)$")
@@ -108,10 +116,11 @@ def _version_for(ref: str) -> ModelVersion | None:
 def _server(spec: str | None, ref: str) -> tuple[str, str]:
     if spec is not None:
         match = _SERVER.match(spec)
-        if match is None or match["backend"] not in CLIENTS:
+        servers = sorted(set(CLIENTS) - {LOCAL_BACKEND})  # `@local` takes a version's checkpoint, never a URL
+        if match is None or match["backend"] not in servers:
             raise InvalidInput(
-                f"{ref!r}: name a server as MODEL@BACKEND+URL with BACKEND one of {', '.join(sorted(CLIENTS))}, "
-                "e.g. llama3.2:3b@ollama+http://127.0.0.1:11434.",
+                f"{ref!r}: name a server as MODEL@BACKEND+URL with BACKEND one of {', '.join(servers)}, "
+                "e.g. llama3.2:3b@ollama+http://127.0.0.1:11434 (or VERSION@local to run a version here).",
                 field="ref",
             )
         return match["backend"], match["url"]
@@ -124,21 +133,53 @@ def _server(spec: str | None, ref: str) -> tuple[str, str]:
     return settings.LLM_BACKEND, settings.LLM_BASE_URL
 
 
+def _gguf_file_reference(ref: str, path: str, *, served_elsewhere: bool) -> ModelReference:
+    """A reference that looks like a path is a path, never a server's model name: a GGUF file inside the
+    allowed model folders, served with llama.cpp for the comparison."""
+    gguf = path_confine(path, field="ref")
+    if served_elsewhere or gguf.suffix.lower() != ".gguf" or not gguf.is_file():
+        raise InvalidInput(f"{ref!r}: a path must name a GGUF file in the allowed model folders.", field="ref")
+    return ModelReference(ref=ref, backend=GGUF_BACKEND, base_url="", model=gguf.stem, gguf_path=str(gguf))
+
+
+def version_checkpoint(version: ModelVersion) -> str:
+    """The Hugging Face checkpoint its fine-tune run left for `version` ('' when there is none): the tiny
+    base's starting point, or the fine-tuned (merged) model."""
+    outputs = version.run.outputs if version.run_id else {}
+    path = outputs.get("base_dir" if version.kind == ModelVersion.Kind.BASE else "merged") or ""
+    return path if path and (Path(path) / "config.json").is_file() else ""
+
+
+def _local_reference(ref: str, version: ModelVersion) -> ModelReference:
+    checkpoint = version_checkpoint(version)
+    if not checkpoint:
+        raise InvalidInput(f"{version.reference} has no checkpoint of its own to run here.", field="ref")
+    return ModelReference(
+        ref=ref, backend=LOCAL_BACKEND, base_url=checkpoint, model=version.reference, version_id=version.pk
+    )
+
+
 def model_reference_resolve(*, ref: str) -> ModelReference:
     """Resolve a model reference (see the module's doc) to the server and model to grade with."""
     ref = ref.strip()
     name, at, spec = ref.partition("@")
     if not name:
         raise InvalidInput("A model reference cannot be empty.", field="ref")
+    if looks_like_path(name):
+        return _gguf_file_reference(ref, name, served_elsewhere=bool(at))
     version = _version_for(name)
     if version is None:
         backend, base_url = _server(spec if at else None, ref)
         return ModelReference(ref=ref, backend=backend, base_url=base_url, model=name)
+    if at and spec == LOCAL_BACKEND:
+        return _local_reference(ref, version)
     if version.served_name:
         backend, base_url = _server(spec if at else None, ref)
         return ModelReference(
             ref=ref, backend=backend, base_url=base_url, model=version.served_name, version_id=version.pk
         )
+    if version.gguf_path and not at and importlib.util.find_spec("llama_cpp") is None and version_checkpoint(version):
+        return _local_reference(ref, version)  # no llama.cpp to serve the file: run the checkpoint here
     if version.gguf_path and not at:
         return ModelReference(
             ref=ref,
@@ -146,7 +187,7 @@ def model_reference_resolve(*, ref: str) -> ModelReference:
             base_url="",
             model=version.reference,
             version_id=version.pk,
-            gguf_path=version.gguf_path,
+            gguf_path=version.gguf_path,  # written by our own fine-tune run, read-only everywhere
         )
     raise InvalidInput(
         f"{version.reference} has no served name{'' if at else ' and no GGUF file'}: there is nothing to grade with.",

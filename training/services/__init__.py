@@ -19,14 +19,8 @@ from .comparisons import (
     comparison_run,
 )
 from .exports import dataset_export_fail, dataset_export_if_due, dataset_export_run, dataset_export_submit
-from .finetune import (
-    FinetuneDue,
-    finetune_due_check,
-    finetune_retrain_if_due,
-    finetune_run_create,
-    finetune_run_execute,
-    finetune_run_fail,
-)
+from .finetune import finetune_run_create, finetune_run_execute, finetune_run_fail
+from .finetune_schedule import FinetuneDue, finetune_due_check, finetune_retrain_if_due
 from .jsonl import ImportReport, example_record, examples_export_jsonl, examples_import
 from .modelfile_jobs import modelfile_push_queue, modelfile_validate_queue
 from .modelfile_push import PushResult, modelfile_push, modelfile_push_file
@@ -47,12 +41,17 @@ from .ollama_models import (
     ollama_model_show,
 )
 from .review import (
+    example_adjudicate,
     example_approve,
     example_correct,
     example_correction_label,
     example_reject,
     example_reopen,
+    example_reserve,
+    example_reserve_next,
+    example_review,
     example_review_check,
+    example_review_undo,
 )
 from .versions import (
     PromotionGateFailed,
@@ -75,6 +74,11 @@ __all__ = [
     "example_reject",
     "example_reopen",
     "example_review_check",
+    "example_adjudicate",
+    "example_reserve",
+    "example_reserve_next",
+    "example_review",
+    "example_review_undo",
     "examples_export_jsonl",
     "examples_import",
     "model_version_register",

@@ -10,12 +10,15 @@ from typing import TYPE_CHECKING, Any
 
 from django.db import IntegrityError, transaction
 
+from evaluation.llm.heuristic import HEURISTIC_MODEL_NAME
+from evaluation.llm.schema import GradingRequest
 from ready4hire.errors import InvalidInput
 
 from ..models import CollectionSettings, TrainingExample
 from ..selectors import collection_settings_get
 from ..text import content_hash
 from .labels import label_validate, number_validate, snapshot_validate
+from .opinions import opinions_at_collection
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -67,6 +70,7 @@ def example_collect(
     poison that transaction.
     """
     grade = label_validate(label)
+    expected_concepts, keywords = list(expected_concepts), list(keywords)
     snapshot_validate(
         question=question, answer=answer, category=category, difficulty=difficulty, language=language, source=source
     )
@@ -79,14 +83,29 @@ def example_collect(
         return CollectResult(Collected.BELOW_THRESHOLD)
 
     digest = content_hash(question=question, answer=answer)
+    existing = TrainingExample.objects.filter(content_hash=digest).first()
+    if existing is not None:  # the common case of a cached grade: no heuristic opinion for a row never stored
+        return CollectResult(Collected.DUPLICATE, existing)
+    request = GradingRequest.normalised(
+        question=question,
+        answer=answer,
+        expected_concepts=list(expected_concepts),
+        keywords=list(keywords),
+        category=category,
+        difficulty=difficulty,
+        role=role,
+        language=language,
+    )
+    grader = model or (HEURISTIC_MODEL_NAME if source == TrainingExample.Source.HEURISTIC else source)
+    opinions = opinions_at_collection(request=request, grader=grader, score=grade.score)
     try:
         with transaction.atomic():
             example = TrainingExample.objects.create(
                 evaluation=evaluation,
                 question=question,
                 answer=answer,
-                expected_concepts=list(expected_concepts),
-                keywords=list(keywords),
+                expected_concepts=expected_concepts,
+                keywords=keywords,
                 category=category,
                 difficulty=difficulty,
                 role=role,
@@ -97,6 +116,7 @@ def example_collect(
                 model=model,
                 prompt_version=prompt_version,
                 content_hash=digest,
+                **opinions,
             )
     except IntegrityError:
         # On PostgreSQL a concurrent insert of the same hash waits for the other transaction and then fails
@@ -116,7 +136,7 @@ def example_collect_from_evaluation(*, evaluation: Evaluation) -> CollectResult 
         return example_collect(
             question=evaluation.question_text,
             answer=evaluation.answer,
-            label=evaluation.result,
+            label=evaluation.raw_result or evaluation.result,  # the grader's own grade, never the calibrated one
             source=evaluation.source,
             expected_concepts=evaluation.expected_concepts,
             keywords=evaluation.keywords,
@@ -139,10 +159,22 @@ def collection_settings_update(
     enabled: bool | None = None,
     min_score_threshold: float | None = None,
     sources: Iterable[str] | None = None,
+    reviews_required: int | None = None,
+    review_reservation_seconds: int | None = None,
     updated_by: AbstractBaseUser | None = None,
 ) -> CollectionSettings:
-    """Change what is collected; every worker reads the row, so the change applies at once everywhere."""
+    """Change what is collected and how it is reviewed; every worker reads the row, so the change applies at
+    once everywhere."""
     changes: dict[str, Any] = {}
+    for name, value, low, high in (
+        ("reviews_required", reviews_required, 1, 5),
+        ("review_reservation_seconds", review_reservation_seconds, 30, 86400),
+    ):
+        if value is not None:
+            number = number_validate(value, field=name, low=low, high=high)
+            if number != int(number):
+                raise InvalidInput(f"{name} must be a whole number (got {value!r}).", field=name)
+            changes[name] = int(number)
     if enabled is not None:
         changes["enabled"] = bool(enabled)
     if min_score_threshold is not None:

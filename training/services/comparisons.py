@@ -12,26 +12,35 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.db import InterfaceError, OperationalError, transaction
-from django.utils import timezone
+from django.db import InterfaceError, OperationalError
 
+from evaluation.batch import Outcome, batch_map, concurrency_checked, in_input_order
 from evaluation.llm.clients import CLIENTS, BaseLLMClient, LLMError, OpenAICompatibleClient
 from evaluation.llm.parsing import InvalidJSON, SchemaMismatch, extract_json_object, normalise_grade
 from evaluation.llm.prompts import build_messages
 from evaluation.llm.schema import grade_json_schema
 from evaluation.models import ApiKey
 from ready4hire.errors import DomainError, InvalidInput
+from ready4hire.jobs import (
+    JobKind,
+    JobLimits,
+    JobLost,
+    job_cancel,
+    job_claim,
+    job_dispatch_on_commit,
+    job_fail,
+    job_start_claimed,
+)
 
 from ..comparison_report import GateRules, GradedItem, comparison_report_build
 from ..models import ComparisonItem, ComparisonRun, DatasetExport, JobStatus, TrainingExample
 from ..selectors.comparisons import comparison_get, export_split_example_ids
 from ..selectors.examples import example_list
 from ..selectors.versions import GGUF_BACKEND, model_reference_resolve
-from .jobs import job_claim
+from .opinions import example_opinions_from_comparison
 from .serving import serve_gguf
 
 if TYPE_CHECKING:
@@ -59,16 +68,23 @@ def _contenders(models: Sequence[tuple[str, str]]) -> list[dict]:
     return [model_reference_resolve(ref=ref).contender(label) for label, (_, ref) in zip(labels, models, strict=True)]
 
 
-def _example_ids(*, export: DatasetExport | None, split: str, filters: dict[str, Any], limit: int | None) -> list[int]:
-    """Human-reviewed (approved) examples: an export's split in the export's order, or those matching filters."""
+def _example_ids(
+    *, export: DatasetExport | None, split: str, filters: dict[str, Any], limit: int | None
+) -> tuple[list[int], dict[str, list[int]]]:
+    """Human-reviewed (approved) examples: an export's split in the export's order, or those matching filters;
+    and the ids left out, by reason (a person reading "77 of 97" must be able to see why)."""
+    left_out: dict[str, list[int]] = {}
     if export is not None:
         in_split = export_split_example_ids(export=export, split=split)
-        approved = set(
-            TrainingExample.objects.filter(
-                pk__in=in_split, review_status=TrainingExample.ReviewStatus.APPROVED
-            ).values_list("pk", flat=True)
-        )
-        ids = [example_id for example_id in in_split if example_id in approved]
+        statuses = dict(TrainingExample.objects.filter(pk__in=in_split).values_list("pk", "review_status"))
+        ids = []
+        for example_id in in_split:
+            status = statuses.get(example_id)
+            if status == TrainingExample.ReviewStatus.APPROVED:
+                ids.append(example_id)
+            else:
+                reason = "deleted since the export" if status is None else f"no human score: {status}, not approved"
+                left_out.setdefault(reason, []).append(example_id)
     else:
         unknown = sorted(set(filters) - set(FILTER_FIELDS))
         if unknown:
@@ -77,11 +93,13 @@ def _example_ids(*, export: DatasetExport | None, split: str, filters: dict[str,
             )
         matching = example_list(review_status=TrainingExample.ReviewStatus.APPROVED, **filters)
         ids = list(matching.order_by("pk").values_list("pk", flat=True))
-    ids = ids[:limit] if limit else ids
+    if limit and len(ids) > limit:
+        left_out[f"beyond the limit of {limit} examples"] = ids[limit:]
+        ids = ids[:limit]
     if not ids:
         where = f"the {split!r} split of export {export.pk}" if export is not None else "the filters"
         raise InvalidInput(f"No human-reviewed (approved) examples in {where}: nothing to compare on.")
-    return ids
+    return ids, left_out
 
 
 def comparison_create(
@@ -113,12 +131,12 @@ def comparison_create(
         if export is None:
             raise InvalidInput(f"Dataset export {dataset_export_id} does not exist.", field="dataset_id")
     filters = dict(filters or {})
-    ids = _example_ids(export=export, split=split, filters=filters, limit=limit)
+    ids, left_out = _example_ids(export=export, split=split, filters=filters, limit=limit)
     run = ComparisonRun.objects.create(
         name=name.strip()[:200] or " vs ".join(contender["label"] for contender in contenders),
         dataset_export=export,
         split=split if export is not None else "",
-        filters={**filters, "limit": limit, "example_ids": ids},
+        filters={**filters, "limit": limit, "example_ids": ids, "left_out": left_out},
         contenders=contenders,
         repeats=repeats,
         seed=settings.LLM_SEED if seed is None else seed,
@@ -126,9 +144,7 @@ def comparison_create(
         requested_by_key=requested_by if isinstance(requested_by, ApiKey) else None,
     )
     if start:
-        from ..tasks.comparisons import comparison_run_task
-
-        comparison_run_task.delay_on_commit(run.pk)
+        job_dispatch_on_commit(COMPARISON_JOB, run.pk)
     return run
 
 
@@ -136,61 +152,67 @@ def comparison_create_and_run(
     *,
     models: Sequence[tuple[str, str]],
     on_progress: Callable[[int, int], None] | None = None,
+    concurrency: int | None = None,
     **options: Any,
 ) -> ComparisonRun:
     """Compare now, in this process, and return the finished run (`run.report`): the command's and the
     demo's entry point. Takes `comparison_create`'s options."""
     run = comparison_create(models=models, start=False, **options)
-    return comparison_run(comparison_id=run.pk, on_progress=on_progress)
+    return comparison_run(comparison_id=run.pk, on_progress=on_progress, concurrency=concurrency)
 
 
 # --- run ------------------------------------------------------------------------------------------------
 
 
-def _claim(comparison_id: int) -> ComparisonRun | None:
-    """Move a pending or failed (or abandoned running) comparison to running; None when another worker has it
-    or it is done."""
-    claimed = job_claim(
-        ComparisonRun.objects.filter(pk=comparison_id),
-        stale_after=timedelta(minutes=settings.COMPARISON_STALE_MINUTES),
-        claimable=(JobStatus.PENDING, JobStatus.FAILED),
-        finished_at=None,
-        error="",
-    )
-    return comparison_get(comparison_id=comparison_id) if claimed else None
+COMPARISON_JOB = JobKind(
+    name="comparison",
+    model="training.ComparisonRun",
+    task="training.tasks.comparisons.comparison_run_task",
+    limits=lambda: JobLimits(max_runtime=settings.COMPARISON_STALE_MINUTES * 60, stale_after=300),
+    # A failed comparison may be started again: it resumes, grading only what is missing.
+    claimable=(JobStatus.PENDING, JobStatus.FAILED),
+)
 
 
-def comparison_run(*, comparison_id: int, on_progress: Callable[[int, int], None] | None = None) -> ComparisonRun:
+def comparison_run(
+    *, comparison_id: int, on_progress: Callable[[int, int], None] | None = None, concurrency: int | None = None
+) -> ComparisonRun:
     """Grade every example with every model and repeat, then write the report. Safe to run twice: a finished
     comparison is returned as it is, one another worker runs is left alone, and a resumed one grades only
-    what is missing. `on_progress(done, total)` follows the grades."""
-    run = _claim(comparison_id)
-    if run is None:
+    what is missing. `on_progress(done, total)` follows the grades; `concurrency` grades are kept in flight
+    (default LLM_CONCURRENCY). A cancelled comparison stops at its next batch of grades."""
+    claim = job_claim(COMPARISON_JOB, comparison_id, error="")
+    if claim is None:
         return comparison_get(comparison_id=comparison_id)
+    run = claim.row
     try:
-        _grade_missing(run, on_progress)
-        report = comparison_report(run=run)
+        with claim:
+            _grade_missing(run, on_progress, concurrency_checked(concurrency))
+            report = comparison_report(run=run)
+            run.report, run.gate = report, report["gate"]
+            claim.done("report", "gate")
+    except JobLost:
+        return comparison_get(comparison_id=comparison_id)
     except (OperationalError, InterfaceError):
-        # A database hiccup: hand the row back so the task's retry can claim it again.
-        ComparisonRun.objects.filter(pk=run.pk, status=JobStatus.RUNNING).update(status=JobStatus.PENDING)
+        claim.release()  # a database hiccup: the task's retry, or the sweeper, claims it again
         raise
     except Exception as exc:
-        comparison_fail(
-            comparison_id=run.pk, error=str(exc) if isinstance(exc, DomainError) else f"{type(exc).__name__}: {exc}"
-        )
+        claim.fail(str(exc) if isinstance(exc, DomainError) else f"{type(exc).__name__}: {exc}")
         raise
-    run.report, run.gate = report, report["gate"]
-    run.status, run.progress, run.finished_at = JobStatus.DONE, 100, timezone.now()
-    with transaction.atomic():
-        run.save(update_fields=["report", "gate", "status", "progress", "finished_at"])
+    example_opinions_from_comparison(run_id=run.pk)  # each model's scores become opinions for the review queue
     return run
 
 
 def comparison_fail(*, comparison_id: int, error: str) -> None:
     """Record a final failure, so the row never stays 'running' for ever."""
-    ComparisonRun.objects.filter(pk=comparison_id).exclude(status=JobStatus.DONE).update(
-        status=JobStatus.FAILED, error=error[:5000], finished_at=timezone.now()
-    )
+    job_fail(COMPARISON_JOB, comparison_id, error=error)
+
+
+def comparison_cancel(*, comparison_id: int) -> ComparisonRun:
+    """Cancel a pending or running comparison (Conflict once it finished); a running one stops at its next
+    batch of grades, keeping those recorded."""
+    comparison_get(comparison_id=comparison_id)  # NotFound first
+    return job_cancel(COMPARISON_JOB, comparison_id)
 
 
 def _configured_api_key(base_url: str) -> str:
@@ -268,7 +290,7 @@ def _grade_one(
     return item
 
 
-def _grade_missing(run: ComparisonRun, on_progress: Callable[[int, int], None] | None) -> None:
+def _grade_missing(run: ComparisonRun, on_progress: Callable[[int, int], None] | None, concurrency: int) -> None:
     ids = run.filters.get("example_ids") or []
     by_id = TrainingExample.objects.in_bulk(ids)
     examples = [by_id[example_id] for example_id in ids if example_id in by_id]  # deleted ones drop out
@@ -282,7 +304,8 @@ def _grade_missing(run: ComparisonRun, on_progress: Callable[[int, int], None] |
         nonlocal finished
         ComparisonItem.objects.bulk_create(batch, ignore_conflicts=True)
         finished += len(batch)
-        ComparisonRun.objects.filter(pk=run.pk).update(progress=min(99, finished * 100 // max(total, 1)))
+        # Also the heartbeat, and where a cancellation is noticed (JobLost).
+        job_start_claimed(COMPARISON_JOB, run).progress(min(99, finished * 100 // max(total, 1)))
         if on_progress is not None:
             on_progress(finished, total)
 
@@ -298,13 +321,38 @@ def _grade_missing(run: ComparisonRun, on_progress: Callable[[int, int], None] |
             continue
         with _contender_client(contender) as client:
             batch: list[ComparisonItem] = []
-            for example, repeat in todo:
-                batch.append(_grade_one(run, client, label, example, repeat))
+
+            def collect(outcome: Outcome[ComparisonItem], todo=todo, label=label) -> None:
+                # In input order, so the rows land as the sequential run writes them.
+                nonlocal batch
+                example, repeat = todo[outcome.index]
+                batch.append(outcome.value or _failed_item(run, label, example, repeat, outcome.error))
                 if len(batch) == _BATCH:
                     record(batch)
                     batch = []
+
+            batch_map(
+                lambda pair, client=client, label=label: _grade_one(run, client, label, *pair),
+                todo,
+                concurrency=concurrency,
+                on_done=in_input_order(collect),
+            )
             if batch:
                 record(batch)
+
+
+def _failed_item(
+    run: ComparisonRun, label: str, example: TrainingExample, repeat: int, error: Exception | None
+) -> ComparisonItem:
+    """The row of a grade that broke outside the LLM call (an unexpected error): kept, so the rest go on."""
+    return ComparisonItem(
+        run=run,
+        example=example,
+        model_label=label,
+        repeat=repeat,
+        human_score=example.score,
+        error=f"{type(error).__name__}: {error}"[:2000],
+    )
 
 
 # --- report ---------------------------------------------------------------------------------------------
@@ -349,12 +397,26 @@ def _graded_items(run: ComparisonRun) -> dict[str, list[GradedItem]]:
     return grades
 
 
+def _left_out(run: ComparisonRun, grades: dict[str, list[GradedItem]]) -> list[dict[str, Any]]:
+    """The rows chosen for the comparison, or in its split, that no figure counts, with why. Invalid grades
+    are not among them: they count, at their penalty score."""
+    reasons = {reason: list(ids) for reason, ids in (run.filters.get("left_out") or {}).items()}
+    graded = {grade.example_id for model_grades in grades.values() for grade in model_grades}
+    gone = [example_id for example_id in run.filters.get("example_ids") or [] if example_id not in graded]
+    if gone:
+        reasons["deleted before it was graded"] = gone
+    return [{"reason": reason, "count": len(ids), "example_ids": ids} for reason, ids in reasons.items() if ids]
+
+
 def comparison_report(*, run: ComparisonRun) -> dict[str, Any]:
-    """The report of a comparison's recorded grades, with the gate rules and bootstrap size from settings."""
-    return comparison_report_build(
-        _graded_items(run),
+    """The report of a comparison's recorded grades, with the gate rules and bootstrap size from settings, and
+    the rows it left out."""
+    grades = _graded_items(run)
+    report = comparison_report_build(
+        grades,
         repeats=run.repeats,
         resamples=settings.COMPARISON_BOOTSTRAP_RESAMPLES,
         seed=run.seed,
         rules=GateRules.from_settings(),
     )
+    return {**report, "left_out": _left_out(run, grades)}

@@ -9,20 +9,31 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import timedelta
+import shutil
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, InterfaceError, OperationalError, transaction
-from django.db.models import Max
-from django.utils import timezone
+from django.db import InterfaceError, OperationalError, transaction
+from django.db.models import ProtectedError
 
 from evaluation.llm.schema import PROMPT_VERSION
-from ready4hire.errors import DomainError, InvalidInput
+from ready4hire.errors import Conflict, DomainError, InvalidInput
+from ready4hire.jobs import (
+    JobClaim,
+    JobKind,
+    JobLimits,
+    JobLost,
+    job_cancel,
+    job_claim,
+    job_dispatch_on_commit,
+    job_fail,
+)
 
 from ..exports.filters import ExportFilters
 from ..exports.plan import export_plan
-from ..exports.writer import export_files_write
+from ..exports.warnings import export_warnings
+from ..exports.writer import export_directory, export_files_write, export_partial_files_remove
 from ..formats import FORMATS
 from ..models import DatasetExport, JobStatus
 from ..selectors.exports import (
@@ -30,9 +41,11 @@ from ..selectors.exports import (
     dataset_export_get,
     dataset_export_last,
     export_examples,
+    export_left_out,
     export_plan_rows,
+    preference_filters,
 )
-from .jobs import job_claim
+from .numbering import versioned_create
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +54,17 @@ NAME_PATTERN = re.compile(r"^[-a-zA-Z0-9_]+$")
 PLAN_PROGRESS = 5  # percent reached once the plan is made; writing fills the rest up to 99
 
 
-def _export(export: DatasetExport) -> None:
+EXPORT_JOB = JobKind(
+    name="dataset_export",
+    model="training.DatasetExport",
+    task="training.tasks.exports.export_dataset_task",
+    limits=lambda: JobLimits(max_runtime=settings.DATASET_EXPORT_STALE_MINUTES * 60, stale_after=300),
+    # A restarted, failed or cancelled export starts from nothing: no `.part` file of an earlier attempt stays.
+    cleanup=export_partial_files_remove,
+)
+
+
+def _export(export: DatasetExport, claim: JobClaim) -> None:
     filters = ExportFilters.from_json(export.filters)
     plan = export_plan(
         rows=export_plan_rows(filters=filters, chunk_size=settings.DATASET_EXPORT_CHUNK_SIZE),
@@ -49,7 +72,7 @@ def _export(export: DatasetExport) -> None:
         seed=export.seed,
         balance_categories=export.balance_categories,
     )
-    _progress(export, PLAN_PROGRESS)
+    claim.progress(PLAN_PROGRESS)
     reported = PLAN_PROGRESS
 
     def on_written(done: int) -> None:
@@ -57,14 +80,12 @@ def _export(export: DatasetExport) -> None:
         percent = PLAN_PROGRESS + (99 - PLAN_PROGRESS) * done // max(plan.kept, 1)
         if percent > reported:  # one row update per percent, not per chunk
             reported = percent
-            _progress(export, percent)
+            claim.progress(percent)  # JobLost when cancelled: the writer removes its temporary files
 
     export_files_write(export=export, plan=plan, filters=filters, on_written=on_written)
-
-
-def _progress(export: DatasetExport, percent: int) -> None:
-    export.progress = percent
-    export.save(update_fields=["progress"])
+    export.warnings = export_warnings(
+        filters=filters, counts=export.counts, left_out=lambda: export_left_out(filters=filters)
+    )
 
 
 def _validate(*, name: str, fmt: str, train_share: float, seed: int) -> None:
@@ -81,15 +102,8 @@ def _validate(*, name: str, fmt: str, train_share: float, seed: int) -> None:
 
 
 def _create(**fields: Any) -> DatasetExport:
-    """The next version of the name (1, 2, …); concurrent exports of one name each get their own number."""
-    for _ in range(5):
-        try:
-            with transaction.atomic():
-                latest = DatasetExport.objects.filter(name=fields["name"]).aggregate(latest=Max("version"))["latest"]
-                return DatasetExport.objects.create(version=(latest or 0) + 1, **fields)
-        except IntegrityError:
-            continue  # another export took this number: read the latest again
-    raise RuntimeError(f"could not allocate a version number for {fields['name']!r}")
+    """The next version of the name (1, 2, …), never one an earlier export (even a deleted one) had."""
+    return versioned_create(DatasetExport, series={"name": fields.pop("name")}, **fields)
 
 
 def dataset_export_submit(
@@ -110,8 +124,14 @@ def dataset_export_submit(
     An empty selection is refused here, before any row or file exists.
     """
     _validate(name=name, fmt=fmt, train_share=train_share, seed=seed)
-    filters = filters or ExportFilters()
+    filters = preference_filters(fmt, filters or ExportFilters())
     if not export_examples(filters=filters).exists():
+        if filters.corrected_only:
+            raise InvalidInput(
+                f"No corrected examples match the filters ({filters.describe()}): a preference export is made of "
+                "reviewer corrections (the human's grade chosen over the machine's), and there are none yet.",
+                field="format",
+            )
         raise InvalidInput(f"No examples match the filters ({filters.describe()}): nothing to export.", field="filters")
     export = _create(
         name=name,
@@ -127,71 +147,78 @@ def dataset_export_submit(
     )
     if wait:
         return dataset_export_run(export_id=export.pk)
-    from ..tasks.exports import export_dataset_task
-
-    export_dataset_task.delay_on_commit(export.pk)
+    job_dispatch_on_commit(EXPORT_JOB, export.pk)
     return export
-
-
-def _claim(export_id: int) -> DatasetExport | None:
-    """Move a pending (or abandoned running) export to running; None when it is done, failed or taken."""
-    claimed = job_claim(
-        DatasetExport.objects.filter(pk=export_id),
-        stale_after=timedelta(minutes=settings.DATASET_EXPORT_STALE_MINUTES),
-        progress=0,
-        error="",
-    )
-    return dataset_export_get(export_id=export_id) if claimed else None
 
 
 def dataset_export_run(*, export_id: int) -> DatasetExport:
     """Write a submitted export. Safe to call twice: a finished export, or one another worker is writing,
     is returned as it is. A domain failure (nothing left to export, an invalid label) is recorded on the
-    row and returned; any other error is recorded and raised."""
-    export = _claim(export_id)
-    if export is None:
+    row and returned; any other error is recorded and raised. A cancelled export stops at its next progress,
+    its files removed."""
+    claim = job_claim(EXPORT_JOB, export_id, progress=0, error="")
+    if claim is None:
         return dataset_export_get(export_id=export_id)
+    export = claim.row
     try:
-        _export(export)
+        with claim:
+            _export(export, claim)
+            claim.done("prompt_version", "train_count", "val_count", "counts", "files", "warnings")
+    except JobLost:
+        export_partial_files_remove(export)  # cancelled, or taken back after its files were in place
+        return dataset_export_get(export_id=export_id)
     except (OperationalError, InterfaceError):
-        # A database hiccup: hand the export back so the task's retry can claim it again.
-        DatasetExport.objects.filter(pk=export_id, status=JobStatus.RUNNING).update(status=JobStatus.PENDING)
+        claim.release()  # a database hiccup: the task's retry, or the sweeper, claims it again
         raise
     except DomainError as exc:
-        return dataset_export_fail(export_id=export_id, error=str(exc))
+        claim.fail(str(exc))
+        return dataset_export_get(export_id=export_id)
     except Exception as exc:
         logger.exception("dataset export %s failed", export_id)
-        dataset_export_fail(export_id=export_id, error=f"{type(exc).__name__}: {exc}")
+        claim.fail(f"{type(exc).__name__}: {exc}")
         raise
-    with transaction.atomic():
-        export.status = JobStatus.DONE
-        export.progress = 100
-        export.error = ""
-        export.finished_at = timezone.now()
-        export.save(
-            update_fields=[
-                "status",
-                "progress",
-                "error",
-                "finished_at",
-                "prompt_version",
-                "train_count",
-                "val_count",
-                "counts",
-                "files",
-            ]
-        )
     return export
 
 
 def dataset_export_fail(*, export_id: int, error: str) -> DatasetExport:
-    """Record that an export failed, with why; its partial files were already removed."""
-    export = dataset_export_get(export_id=export_id)
-    export.status = JobStatus.FAILED
-    export.error = error
-    export.finished_at = timezone.now()
-    export.save(update_fields=["status", "error", "finished_at"])
-    return export
+    """Record that an export failed, with why (a task that gave up); its partial files are removed."""
+    job_fail(EXPORT_JOB, export_id, error=error)
+    return dataset_export_get(export_id=export_id)
+
+
+def dataset_export_cancel(*, export_id: int) -> DatasetExport:
+    """Cancel a pending or running export (Conflict once it finished); a running one stops at its next
+    progress and removes its temporary files."""
+    dataset_export_get(export_id=export_id)  # NotFound first
+    return job_cancel(EXPORT_JOB, export_id)
+
+
+def _files_remove(export: DatasetExport) -> None:
+    """Its version directory (its alone: numbers are never reused) and any file it lists under MEDIA_ROOT."""
+    media_root = Path(settings.MEDIA_ROOT).resolve()
+    for entry in export.files.values():
+        path = (media_root / entry["path"]).resolve()
+        if path.is_relative_to(media_root):
+            path.unlink(missing_ok=True)
+    shutil.rmtree(export_directory(export), ignore_errors=True)
+
+
+def dataset_export_delete(*, export_id: int) -> None:
+    """Delete an export and its files. Conflict while it is being written (cancel it first) or while a
+    fine-tune run was trained on it; its version number is never given to another export."""
+    with transaction.atomic():
+        export = dataset_export_get(export_id=export_id)
+        if export.status in (JobStatus.PENDING, JobStatus.RUNNING):
+            raise Conflict(f"Dataset export {export} is {export.status}: cancel it before deleting it.")
+        try:
+            export.delete()
+        except ProtectedError as exc:  # fine-tune runs keep their training set (on_delete=PROTECT)
+            runs = ", ".join(sorted(str(run.pk) for run in exc.protected_objects))
+            raise Conflict(
+                f"Dataset export {export} is the training set of fine-tune run(s) {runs}: it is kept so they can "
+                "be reproduced."
+            ) from None
+        transaction.on_commit(lambda: _files_remove(export))
 
 
 def dataset_export_if_due(
@@ -202,8 +229,8 @@ def dataset_export_if_due(
     name = name or settings.DATASET_EXPORT_NAME
     min_new = settings.DATASET_EXPORT_MIN_NEW_EXAMPLES if min_new is None else min_new
     last = dataset_export_last(name=name)
-    if last is not None and last.status != JobStatus.DONE:
-        return None  # one is already on its way
+    if last is not None and last.status in (JobStatus.PENDING, JobStatus.RUNNING):
+        return None  # one is already on its way (the sweeper sees that it ends, done or failed)
     filters = ExportFilters()
     new = approved_examples_since(filters=filters, since=last.created_at if last else None)
     if new < max(min_new, 1):

@@ -1,5 +1,5 @@
 """Fine-tune runs: create (validated), execute (claim → train → merge → GGUF → Modelfile → register), fail,
-and retrain on schedule (a run like the last one, when the newest export has enough new examples).
+and cancel (retraining on schedule is in `finetune_schedule`).
 
 The training itself lives in `training.finetune` (the optional `[train]` extra) and is imported only when a
 run executes; creating a run checks that the extra is installed, so the command, the API and the admin say
@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import logging
 import math
+import shutil
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,13 +22,23 @@ from django.db import OperationalError, transaction
 from django.utils import timezone
 
 from ready4hire.errors import DomainError, InvalidInput
+from ready4hire.jobs import (
+    JobClaim,
+    JobKind,
+    JobLimits,
+    JobLost,
+    job_cancel,
+    job_claim,
+    job_dispatch_on_commit,
+    job_fail,
+)
+from ready4hire.paths import looks_like_path, path_confine
 
 from ..finetune.deps import missing_train_packages, train_extra_message
 from ..finetune.errors import FineTuneError
 from ..models import DatasetExport, FineTuneRun, JobStatus, ModelVersion
 from ..selectors.exports import dataset_export_file_path
 from ..selectors.finetune import finetune_run_get
-from .jobs import job_claim
 from .versions import model_version_register
 
 logger = logging.getLogger(__name__)
@@ -40,7 +49,7 @@ TRAIN_PROGRESS_SHARE = 90  # percent of the bar the training steps fill; merging
 
 # Defaults by method. A random-initialised tiny model needs a far higher learning rate than a pretrained
 # one, and LoRA a higher one than full fine-tuning.
-DEFAULT_LEARNING_RATES = {"tiny": 3e-3, Method.FULL: 2e-5, Method.LORA: 2e-4, Method.QLORA: 2e-4}
+DEFAULT_LEARNING_RATES = {"tiny": 3e-3, Method.FULL: 2e-5, Method.LORA: 2e-4, Method.QLORA: 2e-4, Method.DPO: 5e-5}
 DEFAULT_HYPERPARAMETERS: dict[str, Any] = {
     "max_steps": 0,
     "epochs": 1.0,
@@ -87,13 +96,15 @@ def _base_model_check(base_model: str) -> str:
         raise InvalidInput(
             "Give a base model (a local directory or a cached Hugging Face id), or init_tiny.", field="base_model"
         )
-    path = Path(base_model).expanduser()
-    if path.is_dir():
+    if looks_like_path(base_model):
+        path = path_confine(base_model, field="base_model")
+        if not path.is_dir():
+            raise InvalidInput(
+                f"Base model directory {base_model} does not exist in the allowed model folders.", field="base_model"
+            )
         if not (path / "config.json").is_file():
             raise InvalidInput(f"{path} has no config.json: not a Hugging Face model directory.", field="base_model")
-        return str(path.resolve())
-    if path.exists() or base_model.startswith((".", "/", "~")):
-        raise InvalidInput(f"Base model directory {base_model} does not exist.", field="base_model")
+        return str(path)
     from huggingface_hub import try_to_load_from_cache
 
     if not isinstance(try_to_load_from_cache(base_model, "config.json"), str):
@@ -103,6 +114,17 @@ def _base_model_check(base_model: str) -> str:
             field="base_model",
         )
     return base_model
+
+
+def _base_run_checkpoint(run_id: int) -> str:
+    """The merged checkpoint of a finished run, to train on top of (DPO after SFT)."""
+    run = FineTuneRun.objects.filter(pk=run_id).first()
+    if run is None or run.status != JobStatus.DONE or "merged" not in run.outputs:
+        raise InvalidInput(f"Fine-tune run {run_id} is not a finished run with a merged model.", field="base_run_id")
+    merged = Path(run.outputs["merged"])
+    if not (merged / "config.json").is_file():
+        raise InvalidInput(f"The merged model of run {run_id} is gone from {merged}.", field="base_run_id")
+    return str(merged)
 
 
 def _hyperparameters(values: dict[str, Any], *, method: str, init_tiny: bool) -> dict[str, Any]:
@@ -152,7 +174,9 @@ def finetune_run_create(
     dataset_export_id: int,
     base_model: str = "",
     init_tiny: bool = False,
+    base_run_id: int | None = None,
     method: str | None = None,
+    backend: str = FineTuneRun.Backend.TRL,
     hyperparameters: dict[str, Any] | None = None,
     output_dir: str = "",
     requested_by: Any = None,
@@ -166,6 +190,11 @@ def finetune_run_create(
     plumbing) and to LoRA otherwise.
     """
     _require_train_extra()
+    from ..finetune.backends import backend_unavailable_reason
+
+    reason = backend_unavailable_reason(backend)
+    if reason:
+        raise InvalidInput(reason, field="backend")
     export = DatasetExport.objects.filter(pk=dataset_export_id).first()
     if export is None:
         raise InvalidInput(f"Dataset export {dataset_export_id} does not exist.", field="dataset_export_id")
@@ -179,12 +208,23 @@ def finetune_run_create(
     method = method or (Method.FULL if init_tiny else Method.LORA)
     if method not in Method.values:
         raise InvalidInput(f"method must be one of {', '.join(Method.values)}.", field="method")
+    if method == Method.DPO and export.format != DatasetExport.Format.PREFERENCE:
+        raise InvalidInput(
+            f"DPO learns from reviewer corrections (the human's grade preferred over the machine's), and dataset "
+            f"export {export.pk} is in the {export.format} format, without them. Export the corrected examples "
+            "with --format preference and train on that export.",
+            field="method",
+        )
     if method == Method.QLORA:
         from ..finetune.trainer import qlora_unavailable_reason
 
         reason = qlora_unavailable_reason()
         if reason:
             raise InvalidInput(reason, field="method")
+    if base_run_id is not None:
+        if init_tiny or base_model.strip():
+            raise InvalidInput("Give one starting point: a base model, a base run or init_tiny.", field="base_run_id")
+        base_model = _base_run_checkpoint(base_run_id)
     base = "" if init_tiny else _base_model_check(base_model)
     checked = _hyperparameters(hyperparameters or {}, method=method, init_tiny=init_tiny)
     with transaction.atomic():
@@ -193,39 +233,48 @@ def finetune_run_create(
             base_model=base or "tiny (random-initialised)",
             init_tiny=init_tiny,
             method=method,
-            backend=FineTuneRun.Backend.TRL,
+            backend=backend,
             hyperparameters=checked,
             output_dir=output_dir.strip(),
             requested_by=requested_by,
             requested_by_key=requested_by_key,
         )
         if enqueue:
-            from ..tasks.finetune import finetune_run_task
-
-            finetune_run_task.delay_on_commit(run.pk)
+            job_dispatch_on_commit(FINETUNE_JOB, run.pk)
     return run
 
 
-def _claim(run_id: int, celery_task_id: str) -> FineTuneRun | None:
-    """Move a pending run (or one abandoned by a dead worker past the task's time limit) to running."""
-    claimed = _retrying_when_locked(
-        lambda: job_claim(
-            FineTuneRun.objects.filter(pk=run_id),
-            stale_after=timedelta(seconds=settings.FINETUNE_TASK_TIME_LIMIT),
-            finished_at=None,
-            progress=0,
-            error="",
-            celery_task_id=celery_task_id,
-        )
+def _claim(run_id: int, celery_task_id: str) -> JobClaim | None:
+    """Move a pending run (or one whose worker died, with attempts left) to running."""
+    return _retrying_when_locked(
+        lambda: job_claim(FINETUNE_JOB, run_id, progress=0, error="", celery_task_id=celery_task_id)
     )
-    return finetune_run_get(run_id=run_id) if claimed else None
+
+
+def _default_output_dir(run: FineTuneRun) -> Path:
+    root = settings.FINETUNE_OUTPUT_ROOT or Path(settings.MEDIA_ROOT) / "finetune"
+    return Path(root) / f"run-{run.pk}"
 
 
 def _output_dir(run: FineTuneRun) -> Path:
-    if run.output_dir:
-        return Path(run.output_dir)
-    root = settings.FINETUNE_OUTPUT_ROOT or Path(settings.MEDIA_ROOT) / "finetune"
-    return Path(root) / f"run-{run.pk}"
+    return Path(run.output_dir) if run.output_dir else _default_output_dir(run)
+
+
+def _partial_output_remove(run: FineTuneRun) -> None:
+    """Remove what an unfinished run wrote, so a restart starts clean. Only the run's own folder under the
+    output root: a folder a person named may hold other things."""
+    if _output_dir(run) == _default_output_dir(run):
+        shutil.rmtree(_default_output_dir(run), ignore_errors=True)
+
+
+FINETUNE_JOB = JobKind(
+    name="finetune_run",
+    model="training.FineTuneRun",
+    task="training.tasks.finetune.finetune_run_task",
+    # A run logs a step at least every few minutes, and the heartbeat thread covers merging and conversion.
+    limits=lambda: JobLimits(max_runtime=settings.FINETUNE_TASK_TIME_LIMIT, stale_after=600, max_attempts=2),
+    cleanup=_partial_output_remove,
+)
 
 
 class _RunLog:
@@ -248,22 +297,31 @@ class _RunLog:
             return "\n".join(self.lines)[-LOG_LIMIT:]
 
 
-def _progress_writer(run_id: int, log: _RunLog) -> Callable[[Any], None]:
+def _progress_writer(claim: JobClaim, log: _RunLog) -> Callable[[Any], None]:
     def report(progress: Any) -> None:
         share = progress.step / progress.max_steps if progress.max_steps else 0.0
         _retrying_when_locked(
-            lambda: FineTuneRun.objects.filter(pk=run_id, status=JobStatus.RUNNING).update(
+            # Also the run's heartbeat, and where a cancellation is noticed: JobLost stops the trainer.
+            lambda: claim.progress(
+                min(TRAIN_PROGRESS_SHARE, math.floor(share * TRAIN_PROGRESS_SHARE)),
                 step=progress.step,
                 max_steps=progress.max_steps,
                 epoch=progress.epoch,
                 loss=progress.loss if progress.loss is None or math.isfinite(progress.loss) else None,
-                progress=min(TRAIN_PROGRESS_SHARE, math.floor(share * TRAIN_PROGRESS_SHARE)),
                 metrics={"train_loss": progress.train_loss, "eval_loss": progress.eval_loss},
                 log=log.text(),
             )
         )
 
     return report
+
+
+def _also(first: Callable[[Any], None], then: Callable[[Any], None]) -> Callable[[Any], None]:
+    def both(progress: Any) -> None:
+        first(progress)
+        then(progress)
+
+    return both
 
 
 def _train_settings(run: FineTuneRun) -> Any:
@@ -289,13 +347,22 @@ def _train_settings(run: FineTuneRun) -> Any:
     )
 
 
-def finetune_run_execute(*, run_id: int, celery_task_id: str = "") -> FineTuneRun:
+def finetune_run_execute(
+    *, run_id: int, celery_task_id: str = "", on_progress: Callable[[Any], None] | None = None
+) -> FineTuneRun:
     """Train a pending run and register what it produced. Safe to call twice: a run that is done, failed or
     running elsewhere is returned as it is. A failure is recorded on the row (error, log) and re-raised
-    unless it is a domain error (bad input the run cannot get past)."""
-    run = _claim(run_id, celery_task_id)
-    if run is None:
+    unless it is a domain error (bad input the run cannot get past). `on_progress` gets the trainer's
+    `TrainingProgress` each time the row does (a command's progress bar)."""
+    claim = _claim(run_id, celery_task_id)
+    if claim is None:
         return finetune_run_get(run_id=run_id)
+    with claim:
+        return _execute(claim, on_progress)
+
+
+def _execute(claim: JobClaim, on_progress: Callable[[Any], None] | None = None) -> FineTuneRun:
+    run, run_id = claim.row, claim.row.pk
     out = _output_dir(run)
     out.mkdir(parents=True, exist_ok=True)
     if not run.output_dir:
@@ -323,27 +390,37 @@ def finetune_run_execute(*, run_id: int, celery_task_id: str = "") -> FineTuneRu
         )
         log(f"fine-tune run {run.pk}: {run.method} on {export} from {run.base_model}; output in {out}")
         started = time.perf_counter()
-        result = run_finetune(job, _train_settings(run), report=_progress_writer(run.pk, log), log=log)
+        report = _progress_writer(claim, log)
+        if on_progress is not None:
+            report = _also(report, on_progress)
+        result = run_finetune(job, _train_settings(run), report=report, log=log)
         log(f"trained and converted in {time.perf_counter() - started:.1f} s")
-        return _finish(run, result.outputs, result.metrics, log)
+        return _finish(claim, result.outputs, result.metrics, log)
+    except JobLost:
+        log("stopped: the run was cancelled")
+        _partial_output_remove(run)
+        return finetune_run_get(run_id=run_id)
     except Exception as exc:
         # Bad input or configuration is the run's outcome, recorded; anything else is a crash, re-raised too.
         expected = isinstance(exc, DomainError | FineTuneError)
         if not expected:
             logger.exception("fine-tune run %s failed", run_id)
-        log(f"failed: {type(exc).__name__}: {exc}")
-        finetune_run_fail(run_id=run_id, error=f"{type(exc).__name__}: {exc}", log=log.text())
+        error = f"{type(exc).__name__}: {exc}"
+        log(f"failed: {error}")
+        _retrying_when_locked(lambda: claim.fail(error, log=log.text()))
         if expected:
             return finetune_run_get(run_id=run_id)
         raise
 
 
-def _finish(run: FineTuneRun, outputs: dict[str, str], metrics: dict[str, Any], log: _RunLog) -> FineTuneRun:
-    return _retrying_when_locked(lambda: _register(run, dict(outputs), metrics, log))
+def _finish(claim: JobClaim, outputs: dict[str, str], metrics: dict[str, Any], log: _RunLog) -> FineTuneRun:
+    return _retrying_when_locked(lambda: _register(claim, dict(outputs), metrics, log))
 
 
-def _register(run: FineTuneRun, outputs: dict[str, str], metrics: dict[str, Any], log: _RunLog) -> FineTuneRun:
-    """Register the base (tiny runs) and the fine-tuned version, and mark the run done, in one transaction."""
+def _register(claim: JobClaim, outputs: dict[str, str], metrics: dict[str, Any], log: _RunLog) -> FineTuneRun:
+    """Register the base (tiny runs) and the fine-tuned version, and mark the run done, in one transaction
+    (none of it when the run was cancelled meanwhile: JobLost)."""
+    run = claim.row
     export = run.dataset_export
     with transaction.atomic():
         if "base_gguf" in outputs:
@@ -367,99 +444,23 @@ def _register(run: FineTuneRun, outputs: dict[str, str], metrics: dict[str, Any]
         log(f"registered {', '.join(outputs[key] for key in ('base_version', 'version') if key in outputs)}")
         run.outputs = outputs
         run.metrics = metrics
-        run.status = JobStatus.DONE
-        run.progress = 100
         run.step = metrics.get("steps", run.step)
         run.max_steps = max(run.max_steps, run.step)
         run.epoch = metrics.get("epochs", run.epoch)
-        run.error = ""
-        run.finished_at = timezone.now()
         run.log = log.text()
-        run.save(
-            update_fields=[
-                "outputs",
-                "metrics",
-                "status",
-                "progress",
-                "step",
-                "max_steps",
-                "epoch",
-                "error",
-                "finished_at",
-                "log",
-            ]
-        )
+        claim.done("outputs", "metrics", "step", "max_steps", "epoch", "log")
     return run
 
 
 def finetune_run_fail(*, run_id: int, error: str, log: str | None = None) -> None:
-    """Record a final failure, so the row never stays 'running' for ever."""
-    fields: dict[str, Any] = {"status": JobStatus.FAILED, "error": error[:5000], "finished_at": timezone.now()}
+    """Record a final failure (a task that gave up), so the row never stays 'running' for ever."""
+    _retrying_when_locked(lambda: job_fail(FINETUNE_JOB, run_id, error=error))
     if log is not None:
-        fields["log"] = log[-LOG_LIMIT:]
-    _retrying_when_locked(lambda: FineTuneRun.objects.filter(pk=run_id).exclude(status=JobStatus.DONE).update(**fields))
+        FineTuneRun.objects.filter(pk=run_id).update(log=log[-LOG_LIMIT:])
 
 
-# --- retraining on schedule ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class FinetuneDue:
-    """Whether a scheduled retraining should start now, and why (or why not)."""
-
-    due: bool
-    reason: str
-    export: DatasetExport | None = None
-    last_run: FineTuneRun | None = None
-    run: FineTuneRun | None = None  # the run started, by finetune_retrain_if_due
-
-
-def _example_count(export: DatasetExport) -> int:
-    return export.train_count + export.val_count
-
-
-def finetune_due_check(*, min_new_examples: int) -> FinetuneDue:
-    """Due when the newest finished export holds at least `min_new_examples` more examples than the export
-    of the last fine-tune run (the original's "re-train every 500–1000 evaluations").
-
-    Never due while a run is pending or running, nor before a first run: a retraining repeats the last
-    run's configuration on the new data, and the first configuration is a person's choice. The last run
-    counts even when it failed, so a failing configuration is not retried on the same data every day.
-    """
-    export = DatasetExport.objects.filter(status=JobStatus.DONE).order_by("-created_at", "-pk").first()
-    if export is None:
-        return FinetuneDue(False, "no finished dataset export yet")
-    if FineTuneRun.objects.filter(status__in=[JobStatus.PENDING, JobStatus.RUNNING]).exists():
-        return FinetuneDue(False, "a fine-tune run is already pending or running", export=export)
-    last_run = FineTuneRun.objects.select_related("dataset_export").order_by("-created_at", "-pk").first()
-    if last_run is None:
-        return FinetuneDue(False, "no earlier fine-tune run to repeat: start the first one by hand", export=export)
-    if last_run.dataset_export_id == export.pk:
-        return FinetuneDue(False, f"the last run already trained on export {export}", export, last_run)
-    new = _example_count(export) - _example_count(last_run.dataset_export)
-    if new < min_new_examples:
-        return FinetuneDue(
-            False,
-            f"export {export} has {new} more examples than the last run's; {min_new_examples} needed",
-            export,
-            last_run,
-        )
-    return FinetuneDue(True, f"export {export} has {new} more examples than the last run's", export, last_run)
-
-
-def finetune_retrain_if_due(*, min_new_examples: int) -> FinetuneDue:
-    """When `finetune_due_check` says so, start a run like the last one (base, method, hyper-parameters) on
-    the newest export, queued on the training queue once committed."""
-    due = finetune_due_check(min_new_examples=min_new_examples)
-    if not due.due:
-        return due
-    last = due.last_run
-    run = finetune_run_create(
-        dataset_export_id=due.export.pk,
-        base_model="" if last.init_tiny else last.base_model,
-        init_tiny=last.init_tiny,
-        method=last.method,
-        hyperparameters=last.hyperparameters,
-        enqueue=True,
-    )
-    return replace(due, run=run, reason=f"{due.reason}: started fine-tune run #{run.pk}")
+def finetune_run_cancel(*, run_id: int) -> FineTuneRun:
+    """Cancel a pending or running run (Conflict once it finished); a running one stops at its next logged
+    step, and its folder is removed."""
+    finetune_run_get(run_id=run_id)  # NotFound first
+    return job_cancel(FINETUNE_JOB, run_id)

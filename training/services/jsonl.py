@@ -4,9 +4,9 @@ One example per line:
     question, answer, expected_concepts, keywords, category, difficulty, role, score, breakdown,
     justification, strengths, improvements, concepts_covered, missing_concepts, evaluation_source,
     model_used, created_at
-An export is the same format (a round trip keeps every field). The extended export adds the fields the
-original format has no room for (language, prompt version, review state, the machine's original label);
-the import reads them when present.
+The full export (the default) adds every field the original format has no room for (language, prompt
+version, review state, reviewer, note, the machine's original label and score, the other graders' opinions),
+so a round trip loses nothing; the import reads them when present. `legacy` writes the original format only.
 """
 
 from __future__ import annotations
@@ -17,11 +17,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from ready4hire.errors import InvalidInput
+from ready4hire.validation import text_problem, texts_problem
 
 from ..models import TrainingExample
 from ..text import content_hash
@@ -46,7 +48,23 @@ ORIGINAL_FIELDS = (
     "model_used",
     "created_at",
 )
-EXTENDED_FIELDS = ("language", "prompt_version", "review_status", "review_note", "original_label")
+# What the full export (the default) adds to the original format, so a round trip loses nothing; the import
+# reads each one when present. Not carried: links to rows of this database (evaluation, review reservations).
+EXTENDED_FIELDS = (
+    "language",
+    "prompt_version",
+    "review_status",
+    "review_note",
+    "reviewed_by",
+    "reviewed_at",
+    "decided_automatically",
+    "original_label",
+    "original_score",
+    "opinions",
+    "disagreement",
+    "uncertainty",
+)
+EXPORT_FORMATS = ("full", "legacy")
 LABEL_FIELDS = (
     "score",
     "breakdown",
@@ -112,6 +130,34 @@ def _created_at(value: Any) -> datetime:
     return moment if timezone.is_aware(moment) else moment.replace(tzinfo=UTC)
 
 
+def _number(record: Mapping[str, Any], name: str, default: float | None) -> float | None:
+    value = record.get(name)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _LineError(f"{name} must be a number.")
+    return float(value)
+
+
+def _review_fields_read(example: TrainingExample, record: Mapping[str, Any]) -> None:
+    """What the full export adds beyond the label and the review state: who reviewed and when, whether a
+    program decided, the machine's original score, the other graders' opinions and their spread."""
+    if record.get("reviewed_by"):
+        user_model = get_user_model()
+        name = _string(record, "reviewed_by")
+        example.reviewed_by = user_model.objects.filter(**{user_model.USERNAME_FIELD: name}).first()
+    if record.get("reviewed_at"):
+        example.reviewed_at = _created_at(record["reviewed_at"])
+    example.decided_automatically = record.get("decided_automatically") is True
+    example.original_score = _number(record, "original_score", example.original_score)
+    opinions = record.get("opinions") or {}
+    if not isinstance(opinions, dict) or not all(isinstance(v, int | float) for v in opinions.values()):
+        raise _LineError("opinions must map grader names to scores.")
+    example.opinions = opinions
+    example.disagreement = _number(record, "disagreement", 0.0)
+    example.uncertainty = _number(record, "uncertainty", 0.0)
+
+
 def _example_from_line(line: str) -> TrainingExample:
     try:
         record = json.loads(line)
@@ -119,6 +165,7 @@ def _example_from_line(line: str) -> TrainingExample:
         raise _LineError(f"not valid JSON ({exc.msg} at column {exc.colno}).") from None
     if not isinstance(record, dict):
         raise _LineError("not a JSON object.")
+    _check_storable(record)
     try:
         grade = label_validate({name: record.get(name) for name in LABEL_FIELDS if name in record}, field="")
         example = TrainingExample(
@@ -152,10 +199,32 @@ def _example_from_line(line: str) -> TrainingExample:
         if record.get("original_label") is not None:
             example.original_label = label_validate(record["original_label"], field="original_label").model_dump()
             example.original_score = example.original_label["score"]
+        _review_fields_read(example, record)
     except InvalidInput as exc:
         raise _LineError(str(exc)) from None
+    _check_lengths(example)
     example.content_hash = content_hash(question=example.question, answer=example.answer)
     return example
+
+
+def _check_storable(record: dict[str, Any]) -> None:
+    """The API's text rules, so a line the database would refuse (NUL, a lone surrogate) is reported as a bad
+    line here rather than failing its whole batch at insert time."""
+    if found := texts_problem(record):
+        path, problem = found
+        raise _LineError(f"{path or 'a field name'} {problem}.")
+    for name in ("question", "answer"):
+        value = record.get(name)
+        if isinstance(value, str) and (problem := text_problem(value)):
+            raise _LineError(f"{name} {problem}.")
+
+
+def _check_lengths(example: TrainingExample) -> None:
+    for model_field in TrainingExample._meta.concrete_fields:
+        limit = getattr(model_field, "max_length", None)
+        value = getattr(example, model_field.attname)
+        if limit and isinstance(value, str) and len(value) > limit:
+            raise _LineError(f"{model_field.name} must be at most {limit} characters (got {len(value)}).")
 
 
 def _insert(batch: dict[str, TrainingExample], report: ImportReport) -> None:
@@ -219,8 +288,8 @@ def examples_import(
     return report
 
 
-def example_record(example: TrainingExample, *, extended: bool = False) -> dict[str, Any]:
-    """One example as a line of the original collector's format (plus our fields when `extended`)."""
+def example_record(example: TrainingExample, *, fmt: str = "full") -> dict[str, Any]:
+    """One example as a line: every field (`full`), or only the original collector's (`legacy`)."""
     label = example.label
     record: dict[str, Any] = {
         "question": example.question,
@@ -241,13 +310,20 @@ def example_record(example: TrainingExample, *, extended: bool = False) -> dict[
         "model_used": example.model,
         "created_at": example.created_at.isoformat(),
     }
-    if extended:
+    if fmt == "full":
         record.update(
             language=example.language,
             prompt_version=example.prompt_version,
             review_status=example.review_status,
             review_note=example.review_note,
+            reviewed_by=example.reviewed_by.get_username() if example.reviewed_by else None,
+            reviewed_at=example.reviewed_at.isoformat() if example.reviewed_at else None,
+            decided_automatically=example.decided_automatically,
             original_label=example.original_label,
+            original_score=example.original_score,
+            opinions=example.opinions,
+            disagreement=example.disagreement,
+            uncertainty=example.uncertainty,
         )
     return record
 
@@ -256,15 +332,19 @@ def examples_export_jsonl(
     *,
     out: TextIO,
     examples: QuerySet[TrainingExample] | None = None,
-    extended: bool = False,
+    fmt: str = "full",
     on_progress: Callable[[int], None] | None = None,
     progress_every: int = 1000,
 ) -> int:
-    """Stream examples (default: all, oldest first) to `out` as JSONL; returns how many were written."""
+    """Stream examples (default: all, oldest first) to `out` as JSONL in `fmt` (EXPORT_FORMATS); returns how
+    many were written."""
+    if fmt not in EXPORT_FORMATS:
+        raise InvalidInput(f"Unknown format {fmt!r}; choose one of {', '.join(EXPORT_FORMATS)}.", field="format")
     examples = TrainingExample.objects.all() if examples is None else examples
     written = 0
-    for example in examples.order_by("created_at", "id").iterator(chunk_size=2000):
-        out.write(json.dumps(example_record(example, extended=extended), ensure_ascii=False) + "\n")
+    ordered = examples.select_related("reviewed_by").order_by("created_at", "id")
+    for example in ordered.iterator(chunk_size=2000):
+        out.write(json.dumps(example_record(example, fmt=fmt), ensure_ascii=False) + "\n")
         written += 1
         if on_progress and written % progress_every == 0:
             on_progress(written)

@@ -13,6 +13,7 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
+from evaluation.batch import Outcome, batch_map, in_input_order
 from evaluation.llm.clients import LLMError, OllamaClient
 from evaluation.llm.parsing import OutputError, extract_json_object, normalise_grade
 from evaluation.llm.prompts import build_messages
@@ -144,11 +145,14 @@ def _grade_probe(client: OllamaClient, probe: Probe) -> ProbeResult:
     return result
 
 
-def ollama_model_validate(*, name: str, on_progress: Callable[[int, int], None] | None = None) -> ValidationReport:
+def ollama_model_validate(
+    *, name: str, on_progress: Callable[[int, int], None] | None = None, concurrency: int | None = None
+) -> ValidationReport:
     """Grade the probe set with model `name` on the configured server and report the JSON and schema rates.
 
     Schema-valid means what the live grader accepts (`parse_grade`'s shape check; out-of-range numbers are
     clamped there, not refused). A model the server does not list fails without grading anything.
+    `concurrency` probes are kept in flight (default LLM_CONCURRENCY); results keep the probe set's order.
     """
     with ollama_admin_client() as admin, ollama_errors(f"Validating {name} on {admin.base_url} failed"):
         present = ollama_full_name(name) in {ollama_full_name(model.name) for model in admin.list_models()}
@@ -169,18 +173,31 @@ def ollama_model_validate(*, name: str, on_progress: Callable[[int, int], None] 
         backoff=settings.LLM_RETRY_BACKOFF,
     ) as client:
         probes = validation_probes()
-        for done, probe in enumerate(probes, start=1):
-            report.results.append(_grade_probe(client, probe))
+
+        def collect(outcome: Outcome[ProbeResult]) -> None:
+            probe = probes[outcome.index]
+            report.results.append(
+                outcome.value
+                or ProbeResult(
+                    probe=probe.key, language=probe.request.language, quality=probe.quality, error=str(outcome.error)
+                )
+            )
             if on_progress:
-                on_progress(done, len(probes))
+                on_progress(len(report.results), len(probes))
+
+        batch_map(
+            lambda probe: _grade_probe(client, probe), probes, concurrency=concurrency, on_done=in_input_order(collect)
+        )
     return report
 
 
-def modelfile_validate(*, modelfile_id: int) -> ValidationReport:
+def modelfile_validate(*, modelfile_id: int, concurrency: int | None = None) -> ValidationReport:
     """Validate the Modelfile's model on the server and store the report (passed/failed) on the row."""
     modelfile = modelfile_job_claim(modelfile_id)
     try:
-        report = ollama_model_validate(name=modelfile.name, on_progress=modelfile_progress_saver(modelfile, 10, 95))
+        report = ollama_model_validate(
+            name=modelfile.name, on_progress=modelfile_progress_saver(modelfile, 10, 95), concurrency=concurrency
+        )
     except DomainError as exc:
         modelfile_job_finish(modelfile, error=str(exc))
         raise
@@ -193,9 +210,9 @@ def modelfile_validate(*, modelfile_id: int) -> ValidationReport:
     return report
 
 
-def model_validate(*, name: str) -> ValidationReport:
+def model_validate(*, name: str, concurrency: int | None = None) -> ValidationReport:
     """Validate a server model by name (`validate_model`); the newest Modelfile of that name keeps the report."""
     modelfile = modelfile_newest_named(name=name)
     if modelfile is None:
-        return ollama_model_validate(name=name)
-    return modelfile_validate(modelfile_id=modelfile.pk)
+        return ollama_model_validate(name=name, concurrency=concurrency)
+    return modelfile_validate(modelfile_id=modelfile.pk, concurrency=concurrency)

@@ -25,6 +25,7 @@ from django.utils import timezone
 from evaluation.llm.prompts import build_system_prompt
 from evaluation.llm.schema import LANGUAGES, PROMPT_VERSION
 from ready4hire.errors import InvalidInput, NotFound
+from ready4hire.paths import looks_like_path, path_confine
 
 from ..modelfile import PARAMETER_TYPES, ModelfileError, ModelfileSpec, coerce_parameter, parse, render
 from ..models import DatasetExport, JobStatus, Modelfile
@@ -101,24 +102,19 @@ def _parameter_lines(parameters: Mapping[str, Any]) -> list[tuple[str, int | flo
     ]
 
 
-def _looks_like_path(value: str) -> bool:
-    return value.startswith(("/", "./", "../", "~")) or value.lower().endswith((".gguf", ".safetensors"))
-
-
 def local_source(value: str, *, base_dir: Path | None, what: str) -> Path | None:
     """The local file or directory a FROM/ADAPTER value names, or None when it is an Ollama model name.
 
-    Like Ollama's CLI, an existing path (relative ones from the Modelfile's directory) is a file to upload;
-    unlike it, a value that looks like a path but does not exist is an error rather than a model name.
+    A value that looks like a path is a path, never a name: it must lie inside the allowed model folders
+    (ready4hire.paths) and exist there; relative ones are taken from the Modelfile's directory.
     """
-    path = Path(value).expanduser()
-    if not path.is_absolute() and base_dir is not None:
-        path = base_dir / path
-    if path.exists():
-        return path.resolve()
-    if _looks_like_path(value):
-        raise InvalidInput(f"{what} {value}: no such file or directory on this machine.", field=what.lower())
-    return None
+    if not looks_like_path(value):
+        return None
+    field = what.lower()
+    path = path_confine(value, field=field, base_dir=base_dir)
+    if not path.exists():
+        raise InvalidInput(f"{what} {value}: no such file or directory in the allowed model folders.", field=field)
+    return path
 
 
 def _checked_text(value: str, what: str) -> str:

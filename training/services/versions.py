@@ -9,8 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from django.contrib.admin.models import CHANGE, LogEntry
-from django.db import IntegrityError, transaction
-from django.db.models import Max
+from django.db import transaction
 from django.utils import timezone
 
 from evaluation.models import ApiKey
@@ -18,6 +17,7 @@ from ready4hire.errors import Conflict, InvalidInput
 
 from ..models import DatasetExport, FineTuneRun, Modelfile, ModelVersion
 from ..selectors.comparisons import comparison_gate_for_version
+from .numbering import versioned_create
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -50,30 +50,24 @@ def model_version_register(
     modelfile: Modelfile | None = None,
     category: str = ModelVersion.Category.ALL,
     status: str = ModelVersion.Status.DRAFT,
+    origin: str = "",
 ) -> ModelVersion:
-    """Create the next version (v1, v2, …) of `name`; concurrent registrations each get their own number."""
-    for _ in range(5):
-        try:
-            with transaction.atomic():
-                latest = ModelVersion.objects.filter(name=name).aggregate(latest=Max("version"))["latest"] or 0
-                return ModelVersion.objects.create(
-                    name=name,
-                    version=latest + 1,
-                    kind=kind,
-                    base_model=base_model,
-                    run=run,
-                    dataset_export=dataset_export,
-                    served_name=served_name,
-                    gguf_path=gguf_path,
-                    modelfile=modelfile,
-                    category=category,
-                    status=status,
-                )
-        except IntegrityError:
-            if not ModelVersion.objects.filter(name=name, version=latest + 1).exists():
-                raise  # another constraint (a second active version of a category): retrying cannot help
-            continue  # another registration took this number: read the latest again
-    raise RuntimeError(f"could not allocate a version number for {name!r}")
+    """Create the next version (v1, v2, …) of `name`; concurrent registrations each get their own number, and
+    a number is never given twice, even after its version was deleted."""
+    return versioned_create(
+        ModelVersion,
+        series={"name": name},
+        kind=kind,
+        base_model=base_model,
+        run=run,
+        dataset_export=dataset_export,
+        served_name=served_name,
+        gguf_path=gguf_path,
+        modelfile=modelfile,
+        category=category,
+        status=status,
+        origin=origin,
+    )
 
 
 def _actor_fields(actor: Actor, note: str) -> tuple[AbstractBaseUser | None, str]:

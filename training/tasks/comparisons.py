@@ -10,7 +10,8 @@ from ready4hire.tasks import JobTask
 from ..services.comparisons import comparison_fail, comparison_run
 
 
-@shared_task(base=JobTask, queue="training", fail_with=comparison_fail)
+# Acknowledged on receipt: a worker that dies is noticed by the heartbeat, and the sweeper resumes the run.
+@shared_task(base=JobTask, queue_name="training", acks_late=False, fail_with=comparison_fail)
 def comparison_run_task(comparison_id: int) -> None:
     """Run one comparison (resuming where a previous attempt stopped). Only database hiccups are retried;
     LLM faults are per-grade misses inside, and a final failure is recorded on the row."""

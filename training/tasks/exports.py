@@ -10,13 +10,14 @@ from ready4hire.tasks import JobTask
 from ..services.exports import dataset_export_fail, dataset_export_if_due, dataset_export_run
 
 
-@shared_task(base=JobTask, queue="exports", fail_with=dataset_export_fail)
+# Acknowledged on receipt: a worker that dies is noticed by the heartbeat, and the sweeper restarts the export.
+@shared_task(base=JobTask, queue_name="exports", acks_late=False, fail_with=dataset_export_fail)
 def export_dataset_task(export_id: int) -> None:
     """Write one submitted export. Only database hiccups are retried; a final failure is recorded on the row."""
     dataset_export_run(export_id=export_id)
 
 
-@shared_task(queue="exports")
+@shared_task(queue_name="exports")
 def export_dataset_if_due_task() -> int | None:
     """Celery beat's periodic export: exports when enough new examples were approved; returns the export id."""
     export = dataset_export_if_due()

@@ -1,9 +1,9 @@
 """Fine-tune tasks, on the `training` queue, on the hosts with the GPUs and the `[train]` extra: one run, and
 beat's retraining on schedule (a django-celery-beat row, see migration 0005).
 
-A run takes hours: its hard time limit comes from FINETUNE_TASK_TIME_LIMIT, and the Redis visibility
-timeout (CELERY_BROKER_TRANSPORT_OPTIONS) is longer still, so an unacknowledged run (acks_late) is not
-handed to a second worker while the first is still training.
+A run takes hours: its hard time limit comes from FINETUNE_TASK_TIME_LIMIT. Its task is acknowledged on
+receipt, so Redis never hands it to a second worker while the first still trains; when a worker dies, the
+run's heartbeat goes stale and the sweeper (ready4hire/jobs.py) restarts it cleanly or fails it.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from django.conf import settings
 from ready4hire.errors import DomainError
 from ready4hire.tasks import JobTask
 
-from ..services.finetune import finetune_retrain_if_due, finetune_run_execute, finetune_run_fail
+from ..services.finetune import finetune_run_execute, finetune_run_fail
+from ..services.finetune_schedule import finetune_retrain_if_due
 
 logger = logging.getLogger(__name__)
 
@@ -24,7 +25,8 @@ logger = logging.getLogger(__name__)
 @shared_task(
     base=JobTask,
     bind=True,
-    queue="training",
+    queue_name="training",
+    acks_late=False,
     fail_with=finetune_run_fail,
     time_limit=settings.FINETUNE_TASK_TIME_LIMIT,
     soft_time_limit=max(60, settings.FINETUNE_TASK_TIME_LIMIT - 300),
@@ -35,7 +37,7 @@ def finetune_run_task(self, run_id: int) -> None:
     finetune_run_execute(run_id=run_id, celery_task_id=self.request.id or "")
 
 
-@shared_task(queue="training")
+@shared_task(queue_name="training")
 def finetune_if_due_task() -> int | None:
     """Start a fine-tune run when the newest export has enough new examples; returns the run's id.
 

@@ -1,5 +1,6 @@
 """Modelfile tasks: push to the Ollama server and validate the pushed model, on the `exports` queue: their long
-uploads and probe grades stay off the grading workers."""
+uploads and probe grades stay off the grading workers. Acknowledged on receipt, like every long job: the
+heartbeat and the sweeper (ready4hire/jobs.py) take over from a worker that died."""
 
 from __future__ import annotations
 
@@ -32,7 +33,9 @@ def _retry_or_fail(task, modelfile_id: int, exc: OllamaUnavailable) -> None:
     raise task.retry(exc=exc, countdown=countdown)
 
 
-@shared_task(base=JobTask, bind=True, queue="exports", fail_with=modelfile_job_fail, max_retries=5)
+@shared_task(
+    base=JobTask, bind=True, queue_name="exports", acks_late=False, fail_with=modelfile_job_fail, max_retries=5
+)
 def modelfile_push_task(self, modelfile_id: int, then_validate: bool = False) -> None:
     """Push one Modelfile (then queue its validation). Refusals are recorded on the row by the service and not
     retried: the same request would be refused again."""
@@ -44,7 +47,9 @@ def modelfile_push_task(self, modelfile_id: int, then_validate: bool = False) ->
         return
 
 
-@shared_task(base=JobTask, bind=True, queue="exports", fail_with=modelfile_job_fail, max_retries=5)
+@shared_task(
+    base=JobTask, bind=True, queue_name="exports", acks_late=False, fail_with=modelfile_job_fail, max_retries=5
+)
 def modelfile_validate_task(self, modelfile_id: int) -> None:
     """Grade the probe set with the Modelfile's model and store the report on the row."""
     try:

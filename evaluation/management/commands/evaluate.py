@@ -9,6 +9,9 @@ from django.core.management.base import BaseCommand, CommandError
 from pydantic import ValidationError
 from tqdm import tqdm
 
+from evaluation.batch import Outcome, add_concurrency_argument, in_input_order
+from evaluation.batch_grading import GradingItem, evaluation_grade_many
+from evaluation.models import Evaluation
 from evaluation.schemas import EvaluationIn
 from evaluation.services import evaluation_submit, llm_enabled
 
@@ -37,15 +40,16 @@ class Command(BaseCommand):
         parser.add_argument("--category", default="technical", help="technical | soft_skills")
         parser.add_argument("--difficulty", default="mid", help="junior | mid | senior")
         parser.add_argument("--role", default="")
-        parser.add_argument("--language", default="es", help="es | en")
+        parser.add_argument("--language", default=None, help="es | en (default: detected from the question and answer)")
         parser.add_argument("--model", help="Override the configured LLM model.")
         parser.add_argument("--json", action="store_true", help="Print the full grade as JSON.")
+        add_concurrency_argument(parser)
 
     def handle(self, *args, **options):
         if not llm_enabled():
             self.stderr.write("Note: no LLM configured (LLM_BACKEND=none); grading with the heuristic grader.")
         if options["file"]:
-            return self._grade_file(options["file"], options["output"])
+            return self._grade_file(options["file"], options["output"], options["concurrency"])
         if not options["question"] or not options["answer"]:
             raise CommandError("Give --question and --answer, or --file requests.jsonl.")
         payload = {
@@ -91,29 +95,53 @@ class Command(BaseCommand):
             "llm_error": evaluation.error,
         }
 
-    def _grade_file(self, path: Path, output: Path | None) -> None:
+    def _grade_file(self, path: Path, output: Path | None, concurrency: int | None) -> None:
         if not path.is_file():
             raise CommandError(f"File not found: {path}")
         lines = path.read_text(encoding="utf-8").splitlines()
         sources: Counter[str] = Counter()
         failures: list[str] = []
+        numbers: list[int] = []
+        items: list[GradingItem] = []
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                data = EvaluationIn.model_validate_json(line)
+            except ValidationError as exc:
+                failures.append(f"line {number}: {_describe(exc)}")
+                continue
+            numbers.append(number)
+            items.append(GradingItem(request=data.grading_request(), requested_model=data.model or ""))
+        errors: list[str] = []
         cached = 0
+        bar = tqdm(total=len(items), desc="Grading", unit="answer", file=sys.stderr)
         out = output.open("w", encoding="utf-8") if output else None
-        try:
-            for number, line in enumerate(tqdm(lines, desc="Grading", unit="answer", file=sys.stderr), start=1):
-                if not line.strip():
-                    continue
-                try:
-                    data = EvaluationIn.model_validate_json(line)
-                except ValidationError as exc:
-                    failures.append(f"line {number}: {_describe(exc)}")
-                    continue
-                evaluation = evaluation_submit(request=data.grading_request(), requested_model=data.model or "")
+
+        def on_item(outcome: Outcome[Evaluation | Exception]) -> None:
+            nonlocal cached
+            number, evaluation = numbers[outcome.index], outcome.value
+            if isinstance(evaluation, Exception):
+                errors.append(f"line {number}: {type(evaluation).__name__}: {evaluation}")
+                record = {"line": number, "status": "failed", "error": str(evaluation)}
+            else:
                 sources[evaluation.source] += 1
                 cached += evaluation.from_cache
-                if out:
-                    out.write(json.dumps({"line": number, **self._record(evaluation)}, ensure_ascii=False) + "\n")
+                record = {"line": number, **self._record(evaluation)}
+            if out:
+                out.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+        # The results file keeps the input's order whatever order the grades finish in.
+        in_order = in_input_order(on_item)
+
+        def on_done(index: int, result: Evaluation | Exception) -> None:
+            bar.update(1)
+            in_order(Outcome(index, value=result))
+
+        try:
+            evaluation_grade_many(items=items, concurrency=concurrency, on_done=on_done)
         finally:
+            bar.close()
             if out:
                 out.close()
         graded = sum(sources.values())
@@ -126,3 +154,8 @@ class Command(BaseCommand):
             for failure in failures[:50]:
                 self.stderr.write(f"  {failure}")
             raise CommandError(f"{len(failures)} of {len(failures) + graded} requests were invalid (see above).")
+        if errors:
+            self.stderr.write(f"{len(errors)} requests could not be graded:")
+            for error in errors[:50]:
+                self.stderr.write(f"  {error}")
+            raise CommandError(f"{len(errors)} of {len(items)} requests failed (see above).")

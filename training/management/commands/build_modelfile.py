@@ -5,6 +5,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from ready4hire.errors import DomainError
+from training.management.dataset_option import dataset_export_option
 from training.modelfile import PARAMETER_TYPES
 from training.services import (
     modelfile_build,
@@ -63,7 +64,7 @@ class Command(BaseCommand):
                 template=_read(options["template_file"]),
                 license=_read(options["license_file"]),
                 language=options["language"],
-                dataset_export_id=options["dataset"],
+                dataset_export_id=dataset_export_option(options["dataset"]),
                 few_shot=options["few_shot"],
                 write_to=path,
             )

@@ -12,8 +12,10 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
+from evaluation.batch import add_concurrency_argument
 from ready4hire.errors import DomainError
 from training.comparison_report import TABLE_COLUMNS
+from training.management.dataset_option import dataset_export_option
 from training.models import TrainingExample
 from training.services import comparison_create_and_run
 
@@ -45,7 +47,21 @@ def comparison_table(report: dict[str, Any]) -> str:
         lines.append(f"{label} vs {improvement['over']}: QWK {relative}{interval}, MAE reduction {mae_relative}")
         gate = report["gate"][label]
         lines.append(f"  gate {'passed' if gate['passed'] else 'FAILED'}: {'; '.join(gate['reasons'])}")
-    return "\n".join(lines)
+    return "\n".join(lines + left_out_lines(report))
+
+
+def left_out_lines(report: dict[str, Any], shown: int = 10) -> list[str]:
+    """The rows the comparison did not count, by reason, with their first example ids."""
+    left_out = report.get("left_out") or []
+    if not left_out:
+        return []
+    total = sum(entry["count"] for entry in left_out)
+    lines = [f"Left out {total} example{'s' if total != 1 else ''} (invalid grades are not left out: they count):"]
+    for entry in left_out:
+        ids = ", ".join(str(example_id) for example_id in entry["example_ids"][:shown])
+        more = ", …" if entry["count"] > shown else ""
+        lines.append(f"  {entry['count']} {entry['reason']} (example ids {ids}{more})")
+    return lines
 
 
 def _model(value: str) -> tuple[str, str]:
@@ -85,11 +101,13 @@ class Command(BaseCommand):
             "--source", choices=TrainingExample.Source.values, help="Without --dataset: only this source."
         )
         parser.add_argument("--no-progress", action="store_true", help="No progress bar.")
+        add_concurrency_argument(parser)
 
     def handle(self, *args, dataset, split, models, repeats, limit, seed, json_path, category, source, **options):
         filters = {key: value for key, value in (("category", category), ("source", source)) if value}
         if dataset is not None and filters:
             raise CommandError("--category and --source select examples without --dataset; give one or the other.")
+        dataset_export_option(dataset)
         bar = tqdm(unit="grade", desc="Grading", disable=options["no_progress"], file=sys.stderr)
 
         def on_progress(done: int, total: int) -> None:
@@ -106,6 +124,7 @@ class Command(BaseCommand):
                 limit=limit,
                 seed=seed,
                 on_progress=on_progress,
+                concurrency=options["concurrency"],
             )
         except DomainError as exc:
             raise CommandError(str(exc)) from None

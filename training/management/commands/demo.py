@@ -12,6 +12,7 @@ from django.core.management.base import BaseCommand, CommandError
 from evaluation.models import Question
 from evaluation.question_bank import question_bank_load
 from evaluation.services import llm_enabled
+from training.demo.progress import progress_bar
 from training.demo.report import export_lines, finetune_lines, grades_table_lines, stats_lines
 from training.demo.steps import (
     DEMO_REVIEW_NOTE,
@@ -20,10 +21,15 @@ from training.demo.steps import (
     demo_finetune_and_compare,
     demo_modelfile,
     demo_review,
+    demo_reviewer,
     practice_set_grade,
     sample_answers_grade,
 )
 from training.management.commands.compare_models import comparison_table
+from training.models import TrainingExample
+
+RUNSERVER = ".venv/bin/python manage.py runserver"
+ADMIN = "http://127.0.0.1:8000/admin"
 
 
 class Command(BaseCommand):
@@ -48,8 +54,15 @@ class Command(BaseCommand):
             "--finetune-steps", type=int, default=None, help="Training steps of the tiny fine-tune (default 800)."
         )
         parser.add_argument(
-            "--compare-limit", type=int, default=24, help="Validation examples graded by each model (default 24)."
+            "--compare-limit", type=int, default=48, help="Validation examples graded by each model (default 48)."
         )
+        parser.add_argument(
+            "--serve-gguf",
+            action="store_true",
+            help="Compare the GGUF files served by llama.cpp (the [serve] extra) instead of the checkpoints in "
+            "this process.",
+        )
+        parser.add_argument("--no-progress", action="store_true", help="No progress bars.")
 
     def heading(self, text: str) -> None:
         self.stdout.write(self.style.MIGRATE_HEADING(text))
@@ -58,7 +71,12 @@ class Command(BaseCommand):
         for line in lines:
             self.stdout.write(f"   {line}")
 
+    def bar(self, description: str, unit: str):
+        self.stdout.flush()
+        return progress_bar(description, unit, out=self.stderr, enabled=not self.no_progress)
+
     def handle(self, *args, output_dir: Path, **options):
+        self.no_progress = options["no_progress"]
         for option in ("num_samples", "compare_limit"):
             if options[option] < 1:
                 raise CommandError(f"--{option.replace('_', '-')} must be at least 1.")
@@ -91,8 +109,8 @@ class Command(BaseCommand):
         self.stdout.write(f"\n   Grades written to {grades_path}")
 
         self.heading("4. Grading a practice set (the training data)")
-        with demo_collection(enabled=not llm_enabled()):
-            graded = practice_set_grade(subsets=options["practice_subsets"])
+        with demo_collection(enabled=not llm_enabled()), self.bar("grading", "answers") as progress:
+            graded = practice_set_grade(subsets=options["practice_subsets"], on_progress=progress)
         self.stdout.write(
             f"   {graded} answers of every quality to the {Question.objects.count()} bank questions graded"
         )
@@ -110,7 +128,16 @@ class Command(BaseCommand):
         self.stdout.write(
             self.style.WARNING(f"   {approved} pending examples approved automatically, noted as '{DEMO_REVIEW_NOTE}'.")
         )
-        self.stdout.write("   Real reviews happen in the admin: /admin/training/trainingexample/")
+        left = TrainingExample.objects.filter(review_status=TrainingExample.ReviewStatus.PENDING).count()
+        self.stdout.write(f"   {left} examples the graders disagree on most are left for people to review.")
+        self.stdout.write(f"   Real reviews happen in the admin; start it with: {RUNSERVER}")
+        login = demo_reviewer()
+        if login:
+            self.stdout.write(
+                f"   then review as {login[0]} (password {login[1]}) at {ADMIN}/training/trainingexample/review/"
+            )
+        else:
+            self.stdout.write(f"   then open {ADMIN}/training/trainingexample/review/")
 
         self.heading("7. Dataset export")
         export = demo_export()
@@ -125,20 +152,33 @@ class Command(BaseCommand):
             f"   Push it with: python manage.py push_model {output_dir / 'Modelfile'} --name {modelfile.name}"
         )
 
-        self.heading("9. Tiny fine-tune, GGUF, llama.cpp, comparison")
+        self.heading("9. Tiny fine-tune and comparison with its base")
         self.stdout.write(
-            "   training a tiny model from scratch on the export (a few minutes on a CPU; progress: "
-            "/admin/training/finetunerun/)…"
+            "   training a tiny model from scratch on the export (a random-initialised 2-layer grader, CPU only)"
         )
-        self.stdout.flush()
-        models = demo_finetune_and_compare(
-            export=export, steps=options["finetune_steps"], limit=options["compare_limit"]
-        )
+        with self.bar("fine-tune", "steps") as train_progress, self.bar("comparing", "grades") as grade_progress:
+            models = demo_finetune_and_compare(
+                export=export,
+                steps=options["finetune_steps"],
+                limit=options["compare_limit"],
+                serve_gguf=options["serve_gguf"],
+                on_train=lambda progress: train_progress(progress.step, progress.max_steps),
+                on_grade=grade_progress,
+            )
         if models.run is not None:
             self.lines(finetune_lines(models.run))
         if models.skipped:
             self.stdout.write(self.style.WARNING(f"   Skipped: {models.skipped}"))
         if models.comparison is not None:
-            self.stdout.write("")
-            self.lines(comparison_table(models.comparison.report).splitlines())
+            comparison = models.comparison
+            examples = len(comparison.filters.get("example_ids") or [])
+            self.stdout.write(
+                f"\n   Comparison #{comparison.pk}: both models graded {examples} validation examples "
+                f"{models.served_by}, against the approved scores:"
+            )
+            self.lines(comparison_table(comparison.report).splitlines())
+            self.stdout.write(
+                f"   In the admin ({RUNSERVER}): {ADMIN}/training/comparisonrun/{comparison.pk}/change/ and "
+                f"{ADMIN}/training/finetunerun/{models.run.pk}/change/"
+            )
         self.stdout.write(self.style.SUCCESS("\nDemo finished."))

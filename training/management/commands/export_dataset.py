@@ -90,7 +90,12 @@ class Command(BaseCommand):
         if export.status != JobStatus.DONE:
             raise CommandError(f"Export {export} failed: {export.error}")
 
-        self.stdout.write(self.style.SUCCESS(f"Exported {export.name} version {export.version} ({export.format})."))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Exported {export.name} version {export.version} ({export.format}). Dataset export id "
+                f"{export.pk}: use it with --dataset {export.pk}."
+            )
+        )
         self.stdout.write(
             f"  {export.train_count} train, {export.val_count} validation "
             f"({export.counts['matched']} matched, {export.counts['dropped_by_balancing']} dropped by balancing)"
@@ -100,6 +105,8 @@ class Command(BaseCommand):
             self.stdout.write(f"  {split} by category: {by_category}")
         for key, path in dataset_export_paths(export=export).items():
             self.stdout.write(f"  {key}: {path}")
+        for warning in export.warnings:
+            self.stdout.write(self.style.WARNING(f"Warning: {warning}"))
 
     @staticmethod
     def _option(field: str | None) -> str:

@@ -8,6 +8,7 @@ from django.db import OperationalError, connection
 from tqdm import tqdm
 
 from ready4hire.errors import DomainError
+from training.management.dataset_option import dataset_export_option
 from training.models import FineTuneRun, JobStatus
 from training.selectors.finetune import finetune_run_get
 from training.services.finetune import finetune_run_create, finetune_run_execute, finetune_run_fail
@@ -27,8 +28,19 @@ class Command(BaseCommand):
         start = parser.add_mutually_exclusive_group(required=True)
         start.add_argument("--base", help="A local model directory or a Hugging Face id in the local cache.")
         start.add_argument("--init-tiny", action="store_true", help="Start from a tiny random-initialised Llama.")
+        start.add_argument(
+            "--base-run", type=int, help="Start from the merged model of a finished run (e.g. DPO after SFT)."
+        )
         parser.add_argument(
-            "--method", choices=FineTuneRun.Method.values, help="Default: full with --init-tiny, lora otherwise."
+            "--method",
+            choices=FineTuneRun.Method.values,
+            help="Default: full with --init-tiny, lora otherwise. dpo trains on a preference export (corrections).",
+        )
+        parser.add_argument(
+            "--backend",
+            choices=FineTuneRun.Backend.values,
+            default=FineTuneRun.Backend.TRL,
+            help="trl (default) or unsloth (needs a CUDA GPU and the unsloth package).",
         )
         parser.add_argument("--steps", type=int, help="Optimizer steps (overrides --epochs).")
         parser.add_argument("--epochs", type=float)
@@ -63,9 +75,11 @@ class Command(BaseCommand):
         }
         try:
             run = finetune_run_create(
-                dataset_export_id=options["dataset"],
+                dataset_export_id=dataset_export_option(options["dataset"]),
                 base_model=options["base"] or "",
                 init_tiny=options["init_tiny"],
+                base_run_id=options["base_run"],
+                backend=options["backend"],
                 method=options["method"],
                 hyperparameters={key: value for key, value in hyperparameters.items() if value is not None},
                 output_dir=options["output_dir"],
@@ -140,3 +154,8 @@ class Command(BaseCommand):
         self.stdout.write(f"Merged checkpoint:  {outputs['merged']}")
         if "adapter" in outputs:
             self.stdout.write(f"Adapter:            {outputs['adapter']}")
+        base = outputs.get("base_version", "BASE_MODEL")
+        self.stdout.write(
+            f"Compare it: python manage.py compare_models --dataset {run.dataset_export_id} "
+            f"--models base={base} ft={outputs['version']}"
+        )

@@ -2,7 +2,9 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from evaluation.batch import add_concurrency_argument
 from ready4hire.errors import DomainError
+from training.selectors import modelfile_newest_named
 from training.services import model_validate
 
 
@@ -16,10 +18,11 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("name", help="The model's name on the server.")
+        add_concurrency_argument(parser)
 
-    def handle(self, *args, name: str, **options) -> None:
+    def handle(self, *args, name: str, concurrency: int | None = None, **options) -> None:
         try:
-            report = model_validate(name=name)
+            report = model_validate(name=name, concurrency=concurrency)
         except DomainError as exc:
             raise CommandError(str(exc)) from None
         self.stdout.write(
@@ -40,6 +43,9 @@ class Command(BaseCommand):
             self.stdout.write(f"  {result.probe:<13} {outcome}")
         if report.strong_above_weak is not None:
             self.stdout.write(f"Strong answers scored above weak ones: {'yes' if report.strong_above_weak else 'NO'}")
+        modelfile = modelfile_newest_named(name=name)
+        if modelfile is not None:
+            self.stdout.write(f"Report kept on Modelfile #{modelfile.pk}.")
         if not report.passed:
             raise CommandError(f"{report.model} failed validation.")
         self.stdout.write(self.style.SUCCESS(f"{report.model} passed validation."))
