@@ -1,6 +1,7 @@
 """Curation at scale: import N examples from JSONL and compute the statistics, on SQLite and PostgreSQL.
 
     .venv/bin/python benchmarks/curation.py [--rows N] [--database sqlite|postgres|all] [--postgres-url URL]
+        [--postgres-database NAME]
 
 For each database (PostgreSQL only when it is reachable), on a fresh database:
 - floor:  a plain `executemany` INSERT of the same N rows, values prepared beforehand, into the same table
@@ -24,11 +25,12 @@ import time
 import tracemalloc
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.databases import DEFAULT_POSTGRES_URL, on_each_database, run_child  # noqa: E402  (needs ROOT)
+from benchmarks.databases import DEFAULT_POSTGRES_URL, children_on_each_database  # noqa: E402  (needs ROOT)
 from benchmarks.example_rows import insert_sql, row_values  # noqa: E402  (needs ROOT on the path)
 
 LABEL_KEYS = (
@@ -80,6 +82,30 @@ def record(number: int) -> dict:
     }
 
 
+def record_row(connection: Any, number: int, **overrides: Any) -> tuple:
+    """`record(number)` as the row the import stores it as, for raw inserts; `overrides` replace or add
+    `row_values` arguments."""
+    r = record(number)
+    return row_values(
+        connection,
+        **{
+            "question": r["question"],
+            "answer": r["answer"],
+            "expected_concepts": r["expected_concepts"],
+            "keywords": r["keywords"],
+            "category": r["category"],
+            "difficulty": r["difficulty"],
+            "role": r["role"],
+            "label": {key: r[key] for key in LABEL_KEYS},
+            "source": r["evaluation_source"],
+            "model": r["model_used"],
+            "review_status": "pending",
+            "created_at": datetime.fromisoformat(r["created_at"]),
+            **overrides,
+        },
+    )
+
+
 def child(rows: int, batch_size: int) -> None:
     """Measure on the database DATABASE_URL names (a fresh one: the parent creates it)."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ready4hire.settings")
@@ -102,26 +128,7 @@ def child(rows: int, batch_size: int) -> None:
             out.write(json.dumps(record(number), ensure_ascii=False) + "\n")
 
     # The floor's rows: exactly what the import stores, prepared before the clock starts.
-    values = []
-    for number in range(rows):
-        r = record(number)
-        values.append(
-            row_values(
-                connection,
-                question=r["question"],
-                answer=r["answer"],
-                expected_concepts=r["expected_concepts"],
-                keywords=r["keywords"],
-                category=r["category"],
-                difficulty=r["difficulty"],
-                role=r["role"],
-                label={key: r[key] for key in LABEL_KEYS},
-                source=r["evaluation_source"],
-                model=r["model_used"],
-                review_status="pending",
-                created_at=datetime.fromisoformat(r["created_at"]),
-            )
-        )
+    values = [record_row(connection, number) for number in range(rows)]
     table = connection.ops.quote_name(TrainingExample._meta.db_table)
     sql = insert_sql(connection)
 
@@ -178,6 +185,9 @@ def main() -> None:
         default=os.environ.get("BENCH_POSTGRES_URL", DEFAULT_POSTGRES_URL),
         help="a PostgreSQL server to create the benchmark database on",
     )
+    parser.add_argument(
+        "--postgres-database", default=BENCH_DATABASE, help=f"the database to (re)create (default {BENCH_DATABASE})"
+    )
     parser.add_argument("--batch-size", type=int, default=1000, help="import batch size (default 1000)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -186,17 +196,7 @@ def main() -> None:
         return
 
     argv = ["--rows", str(args.rows), "--batch-size", str(args.batch_size)]
-    results = on_each_database(
-        lambda url: run_child(__file__, argv, url),
-        which=args.database,
-        postgres_url=args.postgres_url,
-        database=BENCH_DATABASE,
-        title=f"{args.rows} rows",
-    )
-    if not results or None in results:
-        sys.exit("benchmark failed")
-    for line in results:
-        print(line)
+    children_on_each_database(__file__, argv, args, database=args.postgres_database, title=f"{args.rows} rows")
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -77,4 +78,23 @@ def on_each_database(
                     results.append(measure(urlunsplit(urlsplit(postgres_url)._replace(path=f"/{database}"))))
                 finally:
                     admin.execute(f"DROP DATABASE IF EXISTS {database}")
+    return results
+
+
+def children_on_each_database(
+    script: str, argv: list[str], args: Any, *, database: str, title: str, env: dict[str, str] | None = None
+) -> list[str]:
+    """`run_child(script, argv)` on each database the command line names (`args.database`,
+    `args.postgres_url`); prints and returns their RESULT lines, and exits when any failed."""
+    results = on_each_database(
+        lambda url: run_child(script, argv, url, env=env),
+        which=args.database,
+        postgres_url=args.postgres_url,
+        database=database,
+        title=title,
+    )
+    if not results or None in results:
+        sys.exit("benchmark failed")
+    for line in results:
+        print(line)
     return results

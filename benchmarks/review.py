@@ -21,15 +21,14 @@ import re
 import statistics
 import sys
 import time
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.curation import LABEL_KEYS, record  # noqa: E402
-from benchmarks.databases import DEFAULT_POSTGRES_URL, on_each_database, run_child  # noqa: E402
-from benchmarks.example_rows import insert_sql, row_values  # noqa: E402
+from benchmarks.curation import record, record_row  # noqa: E402
+from benchmarks.databases import DEFAULT_POSTGRES_URL, children_on_each_database  # noqa: E402
+from benchmarks.example_rows import insert_sql  # noqa: E402
 
 BENCH_DATABASE = "r4h_bench_review"
 # The decision form's inputs as the page fills them (the hidden ids and the label's score and breakdown).
@@ -50,26 +49,15 @@ def _fill(rows: int) -> None:
     batch = []
     with transaction.atomic(), connection.cursor() as cursor:
         for number in range(rows):
-            r = record(number)
-            score = r["score"]
+            disagreement = (number % 7) / 2
             batch.append(
-                row_values(
+                record_row(
                     connection,
-                    question=r["question"],
-                    answer=r["answer"],
-                    expected_concepts=r["expected_concepts"],
-                    keywords=r["keywords"],
-                    category=r["category"],
-                    difficulty=r["difficulty"],
-                    role=r["role"],
-                    label={key: r[key] for key in LABEL_KEYS},
+                    number,
                     source="llm",
-                    model=r["model_used"],
-                    review_status="pending",
-                    created_at=datetime(2025, 1, 1, tzinfo=UTC) + timedelta(seconds=number),
                     language=("en", "es")[number % 2],
-                    opinions={"heuristic-v2": round(max(0.0, score - (number % 7) / 2), 1)},
-                    disagreement=(number % 7) / 2,
+                    opinions={"heuristic-v2": round(max(0.0, record(number)["score"] - disagreement), 1)},
+                    disagreement=disagreement,
                 )
             )
             if len(batch) == 5000:
@@ -162,17 +150,14 @@ def main() -> None:
         return
 
     argv = ["--rows", str(args.rows), "--rounds", str(args.rounds)]
-    results = on_each_database(
-        lambda url: run_child(__file__, argv, url, env={"DJANGO_ALLOWED_HOSTS": "testserver"}),
-        which=args.database,
-        postgres_url=args.postgres_url,
+    results = children_on_each_database(
+        __file__,
+        argv,
+        args,
         database=BENCH_DATABASE,
         title=f"{args.rows} rows, {args.rounds} rounds",
+        env={"DJANGO_ALLOWED_HOSTS": "testserver"},
     )
-    if not results or None in results:
-        sys.exit("benchmark failed")
-    for line in results:
-        print(line)
     print("RESULT review " + _tail(results[-1]))
 
 

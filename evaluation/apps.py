@@ -1,3 +1,5 @@
+"""The `evaluation` app's configuration: grading answers (API, services, LLM clients)."""
+
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy
 

@@ -38,16 +38,7 @@ class Question(models.Model):
         return f"{self.key}: {self.text[:60]}"
 
     def grading_request(self, answer: str) -> GradingRequest:
-        return GradingRequest.normalised(
-            question=self.text,
-            answer=answer,
-            expected_concepts=self.expected_concepts,
-            keywords=self.keywords,
-            category=self.category,
-            difficulty=self.difficulty,
-            role=self.role,
-            language=self.language,
-        )
+        return _grading_request(self, question=self.text, answer=answer)
 
 
 class Evaluation(models.Model):
@@ -113,16 +104,7 @@ class Evaluation(models.Model):
         return f"Evaluation #{self.pk} ({self.status}, score {self.score})"
 
     def grading_request(self) -> GradingRequest:
-        return GradingRequest.normalised(
-            question=self.question_text,
-            answer=self.answer,
-            expected_concepts=self.expected_concepts,
-            keywords=self.keywords,
-            category=self.category,
-            difficulty=self.difficulty,
-            role=self.role,
-            language=self.language,
-        )
+        return _grading_request(self, question=self.question_text, answer=self.answer)
 
 
 def validate_rate_limit(value: str) -> None:
@@ -211,3 +193,13 @@ class RateLimitWindow(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key}: {self.count} until {self.expires_at:%H:%M:%S}"
+
+
+# What a question and an evaluation both carry, under the same names, into a grading request.
+_GRADING_FIELDS = ("expected_concepts", "keywords", "category", "difficulty", "role", "language")
+
+
+def _grading_request(row: models.Model, *, question: str, answer: str) -> GradingRequest:
+    return GradingRequest.normalised(
+        question=question, answer=answer, **{name: getattr(row, name) for name in _GRADING_FIELDS}
+    )

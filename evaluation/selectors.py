@@ -1,3 +1,5 @@
+"""Reads of evaluations: one by id, a cached one by its cache key, and the filtered lists the API pages."""
+
 from __future__ import annotations
 
 from datetime import timedelta

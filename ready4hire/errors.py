@@ -43,29 +43,31 @@ def error_body(request: Any, *, status: int, code: str | None = None, detail: st
 
 
 class DomainError(Exception):
+    """A broken domain rule. Subclasses name their HTTP status and stable code as class keywords,
+    `class NotFound(DomainError, status=404, code="not_found"): ...`, so each error is one line."""
+
     status = 400
     code = "error"
+
+    def __init_subclass__(cls, *, status: int | None = None, code: str | None = None, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if status is not None:
+            cls.status = status
+        if code is not None:
+            cls.code = code
 
     def __init__(self, detail: str, *, field: str | None = None) -> None:
         super().__init__(detail)
         self.field = field
 
 
-class NotFound(DomainError):
-    status = 404
-    code = "not_found"
+class NotFound(DomainError, status=404, code="not_found"): ...
 
 
-class Forbidden(DomainError):
-    status = 403
-    code = "forbidden"
+class Forbidden(DomainError, status=403, code="forbidden"): ...
 
 
-class InvalidInput(DomainError):
-    status = 422
-    code = "invalid_input"
+class InvalidInput(DomainError, status=422, code="invalid_input"): ...
 
 
-class Conflict(DomainError):
-    status = 409
-    code = "conflict"
+class Conflict(DomainError, status=409, code="conflict"): ...

@@ -31,10 +31,7 @@ _SHORT_PERIODS = {"s": "second", "m": "minute", "h": "hour", "d": "day"}
 _SHORT = re.compile(r"/\s*([smhd])\b")
 
 
-class Throttled(DomainError):
-    status = 429
-    code = "throttled"
-
+class Throttled(DomainError, status=429, code="throttled"):
     def __init__(self, detail: str, *, retry_after: int) -> None:
         super().__init__(detail)
         self.retry_after = max(1, retry_after)

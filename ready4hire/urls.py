@@ -1,3 +1,5 @@
+"""The URL map: the admin, the language switch, the one NinjaAPI (api/v1/) and the metrics endpoint."""
+
 from django.contrib import admin
 from django.urls import include, path
 

@@ -1,3 +1,5 @@
+"""The WSGI application for synchronous servers (gunicorn)."""
+
 import os
 
 from django.core.wsgi import get_wsgi_application

@@ -1,3 +1,5 @@
+"""The `training` app's configuration: collected examples, review, exports, fine-tuning and model versions."""
+
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy
 

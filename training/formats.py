@@ -63,6 +63,56 @@ def _preference(system: str, user: str, chosen: str, rejected: str) -> dict[str,
     }
 
 
+# The records above as UTF-8 JSON lines, for exports: the same bytes as
+# json.dumps(format_example(...), ensure_ascii=False, separators=(",", ":")).encode(), built from pieces so
+# that the system prompt, most of every line, is encoded once per language rather than once per example.
+_LINE_TEMPLATES = {
+    "alpaca": b'{"instruction":%(system)b,"input":%(user)b,"output":%(chosen)b}',
+    "sharegpt": (
+        b'{"conversations":[{"from":"system","value":%(system)b},{"from":"human","value":%(user)b},'
+        b'{"from":"gpt","value":%(chosen)b}]}'
+    ),
+    "messages": (
+        b'{"messages":[{"role":"system","content":%(system)b},{"role":"user","content":%(user)b},'
+        b'{"role":"assistant","content":%(chosen)b}]}'
+    ),
+    PREFERENCE: (
+        b'{"prompt":[{"role":"system","content":%(system)b},{"role":"user","content":%(user)b}],'
+        b'"chosen":[{"role":"assistant","content":%(chosen)b}],"rejected":[{"role":"assistant","content":%(rejected)b}]}'
+    ),
+}
+
+
+def _json_text(text: str) -> bytes:
+    return json.dumps(text, ensure_ascii=False).encode("utf-8")
+
+
+class LineFormatter:
+    """Training records in one format as compact UTF-8 JSON lines (no newline), for streaming many examples."""
+
+    def __init__(self, fmt: str) -> None:
+        if fmt not in _LINE_TEMPLATES:
+            raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+        self.fmt = fmt
+        self._template = _LINE_TEMPLATES[fmt]
+        self._systems: dict[str, bytes] = {}
+
+    def line(self, *, request: GradingRequest, label: dict[str, Any], rejected: dict[str, Any] | None = None) -> bytes:
+        """What format_example(...) returns, as a compact JSON line."""
+        system = self._systems.get(request.language)
+        if system is None:
+            system = self._systems[request.language] = _json_text(build_system_prompt(request.language))
+        parts = {b"system": system, b"user": _json_text(build_user_prompt(request))}
+        if self.fmt == PREFERENCE:
+            if rejected is None:
+                raise ValueError("a preference record needs the machine's original grade (a corrected example)")
+            parts[b"chosen"] = _json_text(label_json(label))  # the label first: its error is the one reported
+            parts[b"rejected"] = _json_text(label_json(rejected))
+        else:
+            parts[b"chosen"] = _json_text(label_json(label))
+        return self._template % parts
+
+
 def format_example(
     fmt: str, *, request: GradingRequest, label: dict[str, Any], rejected: dict[str, Any] | None = None
 ) -> dict[str, Any]:

@@ -7,7 +7,7 @@ and 5xx answers are retried with exponential backoff; what comes back is plain d
 Every client speaks both ways: `chat()` over an `httpx.Client`, `achat()` over an `httpx.AsyncClient` (the
 async API path, where a waiting request holds no thread). The protocol — bodies, retries, backoff, envelope
 checks, the json_object fallback — is written once, as generators that yield the next request to send or
-pause to take (`_Send`, `_Pause`) and get the answer back; `_run` and `_arun` only carry out those steps.
+pause to take (`steps.py`) and get the answer back; `_run` and `_arun` only carry out those steps.
 """
 
 from __future__ import annotations
@@ -15,11 +15,13 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Awaitable, Callable, Generator
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
+
+from .steps import Pause, Send, Steps, T, next_step
 
 
 class LLMError(Exception):
@@ -54,38 +56,18 @@ class HealthStatus:
     models: list[str] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
-class _Send:
-    """A protocol step: send this request; the answer is the `httpx.Response` or the `httpx.TransportError`."""
-
-    method: str
-    url: str
-    options: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class _Pause:
-    """A protocol step: wait this long (the backoff between two attempts)."""
-
-    seconds: float
-
-
 _TRANSPORT_WORDS: tuple[tuple[type[httpx.TransportError], str], ...] = (
     (httpx.ConnectError, "could not connect (refused or unreachable)"),
     (httpx.RemoteProtocolError, "the server broke the HTTP exchange (closed the connection?)"),
     (httpx.NetworkError, "the connection broke"),
 )
 
-T = TypeVar("T")
-Steps = Generator[_Send | _Pause, Any, T]
 
-
-def next_step(steps: Steps[T], answer: Any) -> _Send | _Pause | StopIteration:
-    """The protocol's next step given the last answer, or the StopIteration that carries its result."""
-    try:
-        return steps.send(answer)
-    except StopIteration as done:
-        return done
+def given_options(options: dict[str, Any], *names: str, **renamed: str) -> dict[str, Any]:
+    """The optional sampling options that were given (not None), each under the name the server uses:
+    `names` keep theirs, `renamed` maps a `chat` option to the server's name for it."""
+    wanted = {**{name: name for name in names}, **renamed}
+    return {server_name: options[name] for name, server_name in wanted.items() if options.get(name) is not None}
 
 
 class BaseLLMClient:
@@ -163,10 +145,10 @@ class BaseLLMClient:
     def _run(self, steps: Steps[T]) -> T:
         answer: Any = None
         while not isinstance(step := next_step(steps, answer), StopIteration):
-            answer = self._sleep(step.seconds) if isinstance(step, _Pause) else self._send(step)
+            answer = self._sleep(step.seconds) if isinstance(step, Pause) else self._send(step)
         return step.value
 
-    def _send(self, step: _Send) -> httpx.Response | httpx.TransportError:
+    def _send(self, step: Send) -> httpx.Response | httpx.TransportError:
         try:
             return self.http.request(step.method, step.url, **step.options)
         except httpx.TransportError as exc:
@@ -175,10 +157,10 @@ class BaseLLMClient:
     async def _arun(self, steps: Steps[T]) -> T:
         answer: Any = None
         while not isinstance(step := next_step(steps, answer), StopIteration):
-            answer = await (self._async_sleep(step.seconds) if isinstance(step, _Pause) else self._asend(step))
+            answer = await (self._async_sleep(step.seconds) if isinstance(step, Pause) else self._asend(step))
         return step.value
 
-    async def _asend(self, step: _Send) -> httpx.Response | httpx.TransportError:
+    async def _asend(self, step: Send) -> httpx.Response | httpx.TransportError:
         try:
             return await self.async_http.request(step.method, step.url, **step.options)
         except httpx.TransportError as exc:
@@ -193,7 +175,7 @@ class BaseLLMClient:
     def _request_steps(self, method: str, path: str, **kwargs: Any) -> Steps[tuple[httpx.Response, int]]:
         last_error = last_kind = ""
         for attempt in range(1, self.max_retries + 2):
-            answer = yield _Send(method, self._url(path), {"timeout": self.timeout, "headers": self._headers, **kwargs})
+            answer = yield Send(method, self._url(path), {"timeout": self.timeout, "headers": self._headers, **kwargs})
             if isinstance(answer, httpx.TransportError):
                 last_error = self._transport_error(answer)
                 last_kind = "timeout" if isinstance(answer, httpx.TimeoutException) else "connection"
@@ -202,7 +184,7 @@ class BaseLLMClient:
                     return answer, attempt
                 last_error, last_kind = f"HTTP {answer.status_code}: {answer.text[:200]}", "http_5xx"
             if attempt <= self.max_retries:
-                yield _Pause(self.backoff * 2 ** (attempt - 1))
+                yield Pause(self.backoff * 2 ** (attempt - 1))
         error = LLMUnavailable(
             f"{self.backend} server at {self.base_url} failed after {self.max_retries + 1} attempts: {last_error}"
         )
@@ -229,13 +211,18 @@ class BaseLLMClient:
             error = LLMResponseError(f"HTTP {response.status_code} from {path}: {response.text[:300]}")
             error.kind = "http_5xx" if response.status_code >= 500 else "http_4xx"
             raise error
+        return self._json(response, path), attempts
+
+    @staticmethod
+    def _json(response: httpx.Response, what: str) -> dict[str, Any]:
+        """The answer's JSON object; LLMResponseError, naming `what` was asked, for anything else."""
         try:
             data = response.json()
         except ValueError:
-            raise LLMResponseError(f"{path} answered with a body that is not JSON: {response.text[:200]!r}") from None
+            raise LLMResponseError(f"{what} answered with a body that is not JSON: {response.text[:200]!r}") from None
         if not isinstance(data, dict):
-            raise LLMResponseError(f"{path} answered with JSON that is not an object")
-        return data, attempts
+            raise LLMResponseError(f"{what} answered with JSON that is not an object")
+        return data
 
     def chat(
         self,
@@ -302,16 +289,11 @@ class OllamaClient(BaseLLMClient):
     health_path = "/api/tags"
 
     def _chat_body(self, messages: list[dict[str, str]], **options: Any) -> dict[str, Any]:
-        model_options: dict[str, Any] = {"temperature": options["temperature"]}
-        if options.get("num_predict") is not None:
-            model_options["num_predict"] = options["num_predict"]
-        if options.get("seed") is not None:
-            model_options["seed"] = options["seed"]
         return {
             "model": self.model,
             "messages": messages,
             "format": options["schema"],
-            "options": model_options,
+            "options": {"temperature": options["temperature"], **given_options(options, "num_predict", "seed")},
             "stream": False,
         }
 
@@ -369,7 +351,7 @@ class OpenAICompatibleClient(BaseLLMClient):
         super().__init__(base_url=base[: -len("/v1")] if base.endswith("/v1") else base, **kwargs)
 
     def _chat_body(self, messages: list[dict[str, str]], **options: Any) -> dict[str, Any]:
-        body: dict[str, Any] = {
+        return {
             "model": self.model,
             "messages": messages,
             "temperature": options["temperature"],
@@ -378,12 +360,8 @@ class OpenAICompatibleClient(BaseLLMClient):
                 "type": "json_schema",
                 "json_schema": {"name": "interview_grade", "schema": options["schema"], "strict": True},
             },
+            **given_options(options, "seed", num_predict="max_tokens"),
         }
-        if options.get("num_predict") is not None:
-            body["max_tokens"] = options["num_predict"]
-        if options.get("seed") is not None:
-            body["seed"] = options["seed"]
-        return body
 
     @staticmethod
     def _json_object_form(body: dict[str, Any]) -> dict[str, Any]:

@@ -6,16 +6,17 @@ turns run over a client's sync transport (`grade_with_llm`) or its async one (`a
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass, field
 from typing import Any
 
 from ready4hire import metrics
 
-from .clients import BaseLLMClient, ChatResult, LLMError, next_step
+from .clients import BaseLLMClient, ChatResult, LLMError
 from .parsing import OutputError, parse_grade
 from .prompts import build_messages, build_retry_message
 from .schema import GradeResult, GradingRequest, grade_json_schema
+from .steps import next_step
 
 
 @dataclass
@@ -43,10 +44,7 @@ def grade_with_llm(
     turns = _grade_turns(client.model, request, temperature=temperature, num_predict=num_predict, seed=seed)
     reply: ChatResult | LLMError | None = None
     while not isinstance(ask := next_step(turns, reply), StopIteration):
-        try:
-            reply = client.chat(**ask)
-        except LLMError as exc:
-            reply = exc
+        reply = _reply_or_error(client.chat, ask)
     return ask.value
 
 
@@ -56,11 +54,23 @@ async def agrade_with_llm(client: BaseLLMClient, request: GradingRequest, **opti
     turns = _grade_turns(client.model, request, **options)
     reply: ChatResult | LLMError | None = None
     while not isinstance(ask := next_step(turns, reply), StopIteration):
-        try:
-            reply = await client.achat(**ask)
-        except LLMError as exc:
-            reply = exc
+        reply = await _areply_or_error(client.achat, ask)
     return ask.value
+
+
+# The turns take an LLMError back as an answer (it decides the re-ask), so the transports hand it over.
+def _reply_or_error(chat: Callable[..., ChatResult], ask: dict[str, Any]) -> ChatResult | LLMError:
+    try:
+        return chat(**ask)
+    except LLMError as exc:
+        return exc
+
+
+async def _areply_or_error(achat: Callable[..., Awaitable[ChatResult]], ask: dict[str, Any]) -> ChatResult | LLMError:
+    try:
+        return await achat(**ask)
+    except LLMError as exc:
+        return exc
 
 
 def _grade_turns(

@@ -106,15 +106,6 @@ class OllamaAdminClient(OllamaClient):
             raise LLMResponseError(f"{what} failed with HTTP {response.status_code}: {_error_text(response)}")
         return response
 
-    def _json(self, response: httpx.Response, what: str) -> dict[str, Any]:
-        try:
-            data = response.json()
-        except ValueError:
-            raise LLMResponseError(f"{what} answered with a body that is not JSON: {response.text[:200]!r}") from None
-        if not isinstance(data, dict):
-            raise LLMResponseError(f"{what} answered with JSON that is not an object")
-        return data
-
     def list_models(self) -> list[OllamaModel]:
         response, _ = self._request("GET", "/api/tags")
         data = self._json(self._checked(response, "listing models"), "GET /api/tags")

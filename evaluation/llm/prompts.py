@@ -86,6 +86,15 @@ Reply with only a JSON object that follows this schema, with no other text:
 {schema}""",
 }
 
+# The delimited part reads the same in every language: its tags are the ones the system prompt names.
+_DELIMITED = """<question>
+{question}
+</question>
+
+<candidate_answer>
+{answer}
+</candidate_answer>"""
+
 _USER = {
     "es": """Rol del puesto: <role>{role}</role>
 Categoría: {category}
@@ -94,13 +103,9 @@ Conceptos esperados: <expected_concepts>{concepts}</expected_concepts>
 Palabras clave: <keywords>{keywords}</keywords>
 
 Pregunta:
-<question>
-{question}
-</question>
-
-<candidate_answer>
-{answer}
-</candidate_answer>
+"""
+    + _DELIMITED
+    + """
 
 Califica la respuesta según la rúbrica y devuelve solo el JSON.""",
     "en": """Role: <role>{role}</role>
@@ -110,13 +115,9 @@ Expected concepts: <expected_concepts>{concepts}</expected_concepts>
 Keywords: <keywords>{keywords}</keywords>
 
 Question:
-<question>
-{question}
-</question>
-
-<candidate_answer>
-{answer}
-</candidate_answer>
+"""
+    + _DELIMITED
+    + """
 
 Grade the answer with the rubric and return only the JSON.""",
 }

@@ -1,3 +1,5 @@
+"""Tests of the training-data formats: the live prompt and the label in each, validated and compact."""
+
 from __future__ import annotations
 
 import json
@@ -28,7 +30,7 @@ def test_every_format_carries_the_live_prompt_and_the_label_as_compact_json():
     messages = format_example("messages", request=REQUEST, label=LABEL)
     assert [m["role"] for m in messages["messages"]] == ["system", "user", "assistant"]
     assert json.loads(messages["messages"][2]["content"]) == LABEL
-    assert set(FORMATS) == {"alpaca", "sharegpt", "messages"}
+    assert set(FORMATS) == {"alpaca", "sharegpt", "messages", "preference"}
 
 
 def test_the_label_is_validated_and_written_in_schema_order():

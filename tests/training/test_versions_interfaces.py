@@ -167,5 +167,7 @@ def test_admin_retire_action_and_read_only_pages(admin_client):
     assert "Retired ready4hire:v1." in action(admin_client, "retire_selected", version).content.decode()
     version.refresh_from_db()
     assert version.status == Status.RETIRED
-    assert admin_client.get(reverse("admin:training_modelversion_add")).status_code == 403
+    # issue 15: the add page registers a model trained elsewhere (its form, not a model form)
+    added = admin_client.get(reverse("admin:training_modelversion_add"))
+    assert added.status_code == 200 and "Register a model trained elsewhere" in added.content.decode()
     assert admin_client.get(reverse("admin:training_modelversion_change", args=[version.pk])).status_code == 200

@@ -4,6 +4,7 @@ downloads. Exports are written by the service, never edited by hand: every field
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from itertools import islice
 
 from django import forms
@@ -56,6 +57,18 @@ def preview_turns(record: dict) -> list[tuple[str, str]]:
     return shown
 
 
+def _ticked_filter(label: str, choices: list, initial: Iterable[str], help_text: str) -> forms.MultipleChoiceField:
+    """A filter of checkboxes where none ticked means no filter; `initial` are the ones ticked at first."""
+    return forms.MultipleChoiceField(
+        label=label,
+        choices=choices,
+        initial=list(initial) or None,
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        help_text=help_text,
+    )
+
+
 class DatasetExportForm(forms.Form):
     name = forms.SlugField(
         label=gettext_lazy("Name"),
@@ -77,21 +90,17 @@ class DatasetExportForm(forms.Form):
         required=False,
         help_text=gettext_lazy("Down-sample every category to the size of the smallest (seeded)."),
     )
-    review_statuses = forms.MultipleChoiceField(
-        label=gettext_lazy("Review states"),
-        choices=TrainingExample.ReviewStatus.choices,
-        initial=list(DEFAULT_REVIEW_STATUSES),
-        widget=forms.CheckboxSelectMultiple,
-        required=False,
-        help_text=gettext_lazy("None ticked: every state."),
+    review_statuses = _ticked_filter(
+        gettext_lazy("Review states"),
+        TrainingExample.ReviewStatus.choices,
+        DEFAULT_REVIEW_STATUSES,
+        gettext_lazy("None ticked: every state."),
     )
-    sources = forms.MultipleChoiceField(
-        label=gettext_lazy("Sources"),
-        choices=TrainingExample.Source.choices,
-        initial=list(DEFAULT_SOURCES),
-        widget=forms.CheckboxSelectMultiple,
-        required=False,
-        help_text=gettext_lazy("None ticked: every source."),
+    sources = _ticked_filter(
+        gettext_lazy("Sources"),
+        TrainingExample.Source.choices,
+        DEFAULT_SOURCES,
+        gettext_lazy("None ticked: every source."),
     )
     min_score = forms.FloatField(
         label=gettext_lazy("Minimum score"),
@@ -100,27 +109,9 @@ class DatasetExportForm(forms.Form):
         max_value=10,
         help_text=gettext_lazy(MIN_SCORE_HELP),  # marked with gettext_noop where it is defined
     )
-    categories = forms.MultipleChoiceField(
-        label=gettext_lazy("Categories"),
-        choices=Category.choices,
-        widget=forms.CheckboxSelectMultiple,
-        required=False,
-        help_text=NONE_TICKED_ALL,
-    )
-    difficulties = forms.MultipleChoiceField(
-        label=gettext_lazy("Difficulties"),
-        choices=Difficulty.choices,
-        widget=forms.CheckboxSelectMultiple,
-        required=False,
-        help_text=NONE_TICKED_ALL,
-    )
-    languages = forms.MultipleChoiceField(
-        label=gettext_lazy("Languages"),
-        choices=Language.choices,
-        widget=forms.CheckboxSelectMultiple,
-        required=False,
-        help_text=NONE_TICKED_ALL,
-    )
+    categories = _ticked_filter(gettext_lazy("Categories"), Category.choices, (), NONE_TICKED_ALL)
+    difficulties = _ticked_filter(gettext_lazy("Difficulties"), Difficulty.choices, (), NONE_TICKED_ALL)
+    languages = _ticked_filter(gettext_lazy("Languages"), Language.choices, (), NONE_TICKED_ALL)
 
     def export_filters(self) -> ExportFilters:
         data = self.cleaned_data

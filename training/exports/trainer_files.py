@@ -15,7 +15,6 @@ from django.template.loader import render_to_string
 
 from ..models import DatasetExport
 
-
 # Preference files are TRL's conversational shape (chosen / rejected as message lists), which neither
 # LLaMA-Factory's nor Axolotl's preference loaders read as they are: the files say so and point to TRL.
 _PREFERENCE_NOTE = (

@@ -27,12 +27,13 @@ from django.conf import settings
 from evaluation.llm.schema import PROMPT_VERSION
 from ready4hire.errors import InvalidInput
 
+from ..formats import LineFormatter
 from ..models import DatasetExport, TrainingExample
 from ..selectors.examples import SCORE_BUCKETS
 from ..selectors.exports import score_bucket_index
 from .filters import ExportFilters
 from .plan import ExportPlan
-from .records import EXPORT_ROW_FIELDS, export_record
+from .records import EXPORT_ROW_FIELDS, export_line
 from .trainer_files import axolotl_snippet, llama_factory_dataset_info, training_guide
 
 
@@ -98,22 +99,28 @@ def _write_examples(
     kept = heapq.merge(plan.train_ids, plan.val_ids)  # lazily: no third copy of the ids
     val_ids, next_val = plan.val_ids, 0
     bucket_names = [name for name, _, _ in SCORE_BUCKETS]
+    formatter = LineFormatter(export.format)
+    targets = {"train": train, "val": val}
     done = 0
     while ids := list(itertools.islice(kept, chunk_size)):
+        # One write (and hash update) per split and chunk: per line, the calls cost more than the bytes.
+        lines: dict[str, list[bytes]] = {"train": [], "val": []}
         # A row deleted since the plan is simply skipped; the counts say what was written.
         for row in TrainingExample.objects.filter(pk__in=ids).order_by("id").values(*EXPORT_ROW_FIELDS):
             while next_val < len(val_ids) and val_ids[next_val] < row["id"]:
                 next_val += 1
-            is_val = next_val < len(val_ids) and val_ids[next_val] == row["id"]
-            split, target = ("val", val) if is_val else ("train", train)
-            line = json.dumps(export_record(export.format, row), ensure_ascii=False, separators=(",", ":"))
-            target.write((line + "\n").encode("utf-8"))
+            split = "val" if next_val < len(val_ids) and val_ids[next_val] == row["id"] else "train"
+            lines[split].append(export_line(formatter, row))
             written_ids[split].append(row["id"])
             split_counts = counts[split]
             split_counts["by_category"][row["category"]] += 1
             split_counts["by_difficulty"][row["difficulty"]] += 1
             split_counts["by_source"][row["source"]] += 1
             split_counts["by_score_bucket"][bucket_names[score_bucket_index(row["score"])]] += 1
+        for split, chunk in lines.items():
+            if chunk:
+                chunk.append(b"")  # so the join ends the last line too
+                targets[split].write(b"\n".join(chunk))
         done += len(ids)
         on_written(done)
     return counts

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Literal
 
 from ninja import Schema
 from pydantic import Field
 
-from evaluation.auth import Actor
 from evaluation.choices import CategoryValue, DifficultyValue, LanguageValue
 from ready4hire.validation import InputSchema, Text
 
 from ..exports.filters import DEFAULT_REVIEW_STATUSES, DEFAULT_SOURCES, MIN_SCORE_HELP, ExportFilters
 from .examples import ReviewStatus, Source
+from .jobs import RequestedJobOut
 
 Format = Literal["alpaca", "sharegpt", "messages", "preference"]
 
@@ -59,7 +58,7 @@ class DatasetFileOut(Schema):
     url: str = Field(description="Where the API serves it.")
 
 
-class DatasetExportOut(Schema):
+class DatasetExportOut(RequestedJobOut):
     id: int
     name: str
     version: int
@@ -78,14 +77,6 @@ class DatasetExportOut(Schema):
     files: dict[str, DatasetFileOut]
     warnings: list[str] = Field(description="What the export left out and the filter to change, one line each.")
     scheduled: bool
-    requested_by: str | None
-    created_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
-
-    @staticmethod
-    def resolve_requested_by(obj) -> str | None:
-        return Actor(user=obj.requested_by, api_key=obj.requested_by_key).name
 
     @staticmethod
     def resolve_files(obj) -> dict[str, dict[str, Any]]:

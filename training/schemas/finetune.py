@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Literal
 
-from ninja import Schema
 from pydantic import Field
 
-from evaluation.auth import Actor
 from ready4hire.validation import InputSchema, OptionalText, Text
+
+from .jobs import RequestedJobOut
 
 Method = Literal["full", "lora", "qlora", "dpo"]
 RunStatus = Literal["pending", "running", "done", "failed", "cancelled"]
@@ -44,7 +43,7 @@ class FineTuneRunIn(InputSchema):
     hyperparameters: FineTuneHyperparametersIn = Field(default_factory=FineTuneHyperparametersIn)
 
 
-class FineTuneRunOut(Schema):
+class FineTuneRunOut(RequestedJobOut):
     id: int
     dataset_export_id: int
     base_model: str
@@ -59,14 +58,6 @@ class FineTuneRunOut(Schema):
     epoch: float
     loss: float | None
     error: str
-    requested_by: str | None
-    created_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
-
-    @staticmethod
-    def resolve_requested_by(obj) -> str | None:
-        return Actor(user=obj.requested_by, api_key=obj.requested_by_key).name
 
 
 class FineTuneRunDetailOut(FineTuneRunOut):

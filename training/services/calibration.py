@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Max
 
 from evaluation.choices import CATEGORIES, Category
 from evaluation.llm.heuristic import HEURISTIC_MODEL_NAME
@@ -24,6 +23,7 @@ from ..calibration import calibrated, calibration_knots, cross_validate, reliabi
 from ..models import Calibration, TrainingExample
 from ..selectors.calibration import calibration_active, calibration_pairs, reviewed_counts
 from ..selectors.model_names import requested_model_resolve
+from .numbering import version_number_next
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -95,13 +95,11 @@ def calibration_fit(
         )
     try:
         with transaction.atomic():
-            rows = Calibration.objects.filter(grader=grader, category=category)
-            # Lock the pair's rows (PostgreSQL refuses FOR UPDATE beside an aggregate), then number the fit;
-            # the very first fits of a pair race only on the unique version, caught below.
-            list(rows.select_for_update().values_list("pk", flat=True))
-            version = (rows.aggregate(last=Max("version"))["last"] or 0) + 1
+            # Numbering takes the pair's counter row lock until commit, so concurrent fits of a pair queue here
+            # before one of them switches the active calibration.
+            version = version_number_next(model=Calibration, grader=grader, category=category)
             if validation.improves:
-                rows.filter(active=True).update(active=False)
+                Calibration.objects.filter(grader=grader, category=category, active=True).update(active=False)
             calibration = Calibration.objects.create(
                 grader=grader,
                 category=category,

@@ -12,14 +12,16 @@ so a round trip loses nothing; the import reads them when present. `legacy` writ
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.db import connections, router, transaction
 from django.db.models import QuerySet
+from django.db.models.constants import OnConflict
 from django.utils import timezone
 
 from ready4hire.errors import InvalidInput
@@ -165,7 +167,7 @@ def _example_from_line(line: str) -> TrainingExample:
         raise _LineError(f"not valid JSON ({exc.msg} at column {exc.colno}).") from None
     if not isinstance(record, dict):
         raise _LineError("not a JSON object.")
-    _check_storable(record)
+    _check_storable(record, line)
     try:
         grade = label_validate({name: record.get(name) for name in LABEL_FIELDS if name in record}, field="")
         example = TrainingExample(
@@ -207,10 +209,18 @@ def _example_from_line(line: str) -> TrainingExample:
     return example
 
 
-def _check_storable(record: dict[str, Any]) -> None:
+# What any string of a line that `texts_problem` refuses must show in the line's own text: an escape that can
+# decode to a control character or a surrogate (\\u, \\b, \\f), such a character itself, or a string
+# of white space only. A line without any of them (nearly every line) skips the walk through its record.
+_MAYBE_UNSTORABLE = re.compile(
+    r'\\[ubf]|[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]|"(?:[\s\u200b-\u200d\u2060\ufeff]|\\[nrt])+"'
+)
+
+
+def _check_storable(record: dict[str, Any], line: str) -> None:
     """The API's text rules, so a line the database would refuse (NUL, a lone surrogate) is reported as a bad
     line here rather than failing its whole batch at insert time."""
-    if found := texts_problem(record):
+    if _MAYBE_UNSTORABLE.search(line) and (found := texts_problem(record)):
         path, problem = found
         raise _LineError(f"{path or 'a field name'} {problem}.")
     for name in ("question", "answer"):
@@ -233,11 +243,40 @@ def _insert(batch: dict[str, TrainingExample], report: ImportReport) -> None:
             TrainingExample.objects.filter(content_hash__in=list(batch)).values_list("content_hash", flat=True)
         )
         new = [example for digest, example in batch.items() if digest not in existing]
-        # ignore_conflicts keeps a row that another process collected since the check above from failing
-        # the batch; that rare row is then counted as imported rather than as a duplicate.
-        TrainingExample.objects.bulk_create(new, ignore_conflicts=True)
+        _rows_insert(new)
     report.duplicates += len(existing)
     report.imported += len(new)
+
+
+def _rows_insert(examples: list[TrainingExample]) -> None:
+    """What `bulk_create(examples, ignore_conflicts=True)` stores, in one `executemany`: bulk_create compiles
+    a statement of a few dozen rows at a time, field by field, and that cost most of an import's time. The
+    fields still prepare every value, exactly as bulk_create has them do.
+
+    Ignoring conflicts keeps a row that another process collected since the duplicate check from failing
+    the batch; that rare row is then counted as imported rather than as a duplicate."""
+    if not examples:
+        return
+    connection = connections[router.db_for_write(TrainingExample)]
+    ops, meta = connection.ops, TrainingExample._meta
+    fields = [field for field in meta.concrete_fields if not field.primary_key and not field.generated]
+    sql = " ".join(
+        part
+        for part in (
+            ops.insert_statement(on_conflict=OnConflict.IGNORE),
+            ops.quote_name(meta.db_table),
+            f"({', '.join(ops.quote_name(field.column) for field in fields)})",
+            f"VALUES ({', '.join(['%s'] * len(fields))})",
+            ops.on_conflict_suffix_sql(fields, OnConflict.IGNORE, None, None),
+        )
+        if part
+    )
+    values = [
+        tuple(field.get_db_prep_save(field.pre_save(example, True), connection) for field in fields)
+        for example in examples
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, values)
 
 
 def examples_import(

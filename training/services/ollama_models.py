@@ -16,23 +16,15 @@ from ready4hire.errors import DomainError, NotFound
 from ..models import Modelfile
 
 
-class OllamaNotConfigured(DomainError):
-    status = 503
-    code = "ollama_not_configured"
+class OllamaNotConfigured(DomainError, status=503, code="ollama_not_configured"): ...
 
 
-class OllamaUnavailable(DomainError):
+class OllamaUnavailable(DomainError, status=503, code="ollama_unavailable"):
     """The Ollama server did not answer (transport error, timeout or 5xx after the retries): worth retrying."""
 
-    status = 503
-    code = "ollama_unavailable"
 
-
-class OllamaRefused(DomainError):
+class OllamaRefused(DomainError, status=502, code="ollama_refused"):
     """The Ollama server answered with a refusal (bad digest, unknown base model…): retrying will not help."""
-
-    status = 502
-    code = "ollama_refused"
 
 
 def ollama_server_require() -> None:

@@ -32,9 +32,7 @@ CHATML_MARKER = "<|im_start|>"
 STOP_GRACE_SECONDS = 10.0
 
 
-class ServingFailed(DomainError):
-    status = 503
-    code = "serving_failed"
+class ServingFailed(DomainError, status=503, code="serving_failed"): ...
 
 
 @dataclass(frozen=True)

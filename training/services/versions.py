@@ -27,10 +27,8 @@ if TYPE_CHECKING:
 Status = ModelVersion.Status
 
 
-class PromotionGateFailed(Conflict):
+class PromotionGateFailed(Conflict, code="promotion_gate_failed"):
     """The version failed the promotion gate of its latest comparison; promoting it needs `force`."""
-
-    code = "promotion_gate_failed"
 
     def __init__(self, detail: str, *, reasons: list[str], comparison_id: int) -> None:
         super().__init__(detail, field="force")

@@ -1,3 +1,5 @@
+"""`manage.py evaluate`: grade one answer given as arguments, or a JSONL file of grading requests."""
+
 from __future__ import annotations
 
 import json

@@ -1,3 +1,5 @@
+"""`manage.py load_questions [FILE]`: load the built-in question bank, or a JSON file of questions."""
+
 from __future__ import annotations
 
 from pathlib import Path

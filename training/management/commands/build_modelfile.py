@@ -1,3 +1,5 @@
+"""`manage.py build_modelfile`: write an Ollama Modelfile for the grader."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,3 +1,5 @@
+"""`manage.py export_dataset`: export curated examples as a versioned train/validation dataset."""
+
 from __future__ import annotations
 
 import json

@@ -1,3 +1,5 @@
+"""`manage.py finetune`: fine-tune a grader on a finished dataset export and register the model version."""
+
 from __future__ import annotations
 
 import sys

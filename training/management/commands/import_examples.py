@@ -1,3 +1,5 @@
+"""`manage.py import_examples FILE`: import training examples from a JSONL file, reporting skipped lines."""
+
 from __future__ import annotations
 
 import sys

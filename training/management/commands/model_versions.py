@@ -1,3 +1,5 @@
+"""`manage.py model_versions`: list model versions, where they are served and their promotions."""
+
 from __future__ import annotations
 
 from django.core.management.base import BaseCommand

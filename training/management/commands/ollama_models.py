@@ -1,3 +1,5 @@
+"""`manage.py ollama_models`: list, show or delete models on the configured Ollama server."""
+
 from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser

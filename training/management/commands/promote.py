@@ -1,3 +1,5 @@
+"""`manage.py promote`: make a model version the active grader of a category."""
+
 from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError

@@ -1,3 +1,5 @@
+"""`manage.py push_model`: push a Modelfile (and its local files as blobs) to the configured Ollama server."""
+
 from __future__ import annotations
 
 from pathlib import Path

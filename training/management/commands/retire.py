@@ -1,3 +1,5 @@
+"""`manage.py retire`: retire a model version."""
+
 from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError

@@ -1,3 +1,5 @@
+"""`manage.py validate_model`: grade the fixed probe set with a model on Ollama and report its JSON validity rates."""
+
 from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
