@@ -136,7 +136,8 @@ def comparison_create(
         name=name.strip()[:200] or " vs ".join(contender["label"] for contender in contenders),
         dataset_export=export,
         split=split if export is not None else "",
-        filters={**filters, "limit": limit, "example_ids": ids, "left_out": left_out},
+        # Pairs, not a mapping: PostgreSQL's jsonb reorders an object's keys, and the reasons keep their order.
+        filters={**filters, "limit": limit, "example_ids": ids, "left_out": [[r, i] for r, i in left_out.items()]},
         contenders=contenders,
         repeats=repeats,
         seed=settings.LLM_SEED if seed is None else seed,
@@ -400,7 +401,9 @@ def _graded_items(run: ComparisonRun) -> dict[str, list[GradedItem]]:
 def _left_out(run: ComparisonRun, grades: dict[str, list[GradedItem]]) -> list[dict[str, Any]]:
     """The rows chosen for the comparison, or in its split, that no figure counts, with why. Invalid grades
     are not among them: they count, at their penalty score."""
-    reasons = {reason: list(ids) for reason, ids in (run.filters.get("left_out") or {}).items()}
+    stored = run.filters.get("left_out") or []
+    pairs = stored.items() if isinstance(stored, dict) else stored  # a mapping in runs made before pairs
+    reasons = {reason: list(ids) for reason, ids in pairs}
     graded = {grade.example_id for model_grades in grades.values() for grade in model_grades}
     gone = [example_id for example_id in run.filters.get("example_ids") or [] if example_id not in graded]
     if gone:
