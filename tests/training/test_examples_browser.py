@@ -125,11 +125,25 @@ def _shown(browser) -> int:
 
 def _press(browser, keys: str) -> None:
     """Type at whatever has the focus, as a person at the keyboard would (no clicks)."""
+    from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
     from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.ui import WebDriverWait
 
+    # The previous key may have loaded a page that is still settling: wait for it, then type at its focus.
+    WebDriverWait(browser, 10).until(lambda b: b.execute_script("return document.readyState") == "complete")
     page = browser.find_element("tag name", "html")
-    browser.switch_to.active_element.send_keys(keys)
+    for attempt in range(3):
+        try:
+            browser.switch_to.active_element.send_keys(keys)
+            break
+        except (StaleElementReferenceException, WebDriverException) as exc:
+            # Chromium answers "Node ... does not belong to the document" when focus moved during the lookup.
+            if (
+                attempt == 2
+                or "belong to the document" not in str(exc)
+                and not isinstance(exc, StaleElementReferenceException)
+            ):
+                raise
     WebDriverWait(browser, 10).until(expected_conditions.staleness_of(page))
 
 
