@@ -123,28 +123,37 @@ def _shown(browser) -> int:
     return int(browser.find_element(By.CSS_SELECTOR, ".r4h-id").text.lstrip("#"))
 
 
+def _gone(element) -> bool:
+    """Whether the page that held `element` has been replaced (Chromium says so in one of two ways)."""
+    from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
+
+    try:
+        element.is_enabled()
+    except StaleElementReferenceException:
+        return True
+    except WebDriverException as exc:
+        if "belong to the document" in str(exc):
+            return True
+        raise
+    return False
+
+
 def _press(browser, keys: str) -> None:
     """Type at whatever has the focus, as a person at the keyboard would (no clicks)."""
-    from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
-    from selenium.webdriver.support import expected_conditions
+    from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.support.ui import WebDriverWait
 
     # The previous key may have loaded a page that is still settling: wait for it, then type at its focus.
     WebDriverWait(browser, 10).until(lambda b: b.execute_script("return document.readyState") == "complete")
     page = browser.find_element("tag name", "html")
-    for attempt in range(3):
-        try:
-            browser.switch_to.active_element.send_keys(keys)
-            break
-        except (StaleElementReferenceException, WebDriverException) as exc:
-            # Chromium answers "Node ... does not belong to the document" when focus moved during the lookup.
-            if (
-                attempt == 2
-                or "belong to the document" not in str(exc)
-                and not isinstance(exc, StaleElementReferenceException)
-            ):
-                raise
-    WebDriverWait(browser, 10).until(expected_conditions.staleness_of(page))
+    try:
+        browser.switch_to.active_element.send_keys(keys)
+    except WebDriverException:
+        # The key went through and its page replaced this one while Chromium was still answering: never type
+        # it again (that would decide a second example).
+        if not _gone(page):
+            raise
+    WebDriverWait(browser, 10).until(lambda _: _gone(page))
 
 
 def _fits(browser) -> bool:
