@@ -1,7 +1,8 @@
 # The two commands of the README: `make demo` and `make test`. Each creates .venv on first use.
 #   make test                          core tests (the [train]/[serve] tests skip with a reason)
 #   make test EXTRAS=dev,train,serve   everything, as CI runs it (llama-cpp-python builds from source, ~7 min)
-#   make demo                          the whole loop; adds the [train] extra (EXTRAS=dev,serve also serves models)
+#   make demo                          the whole loop; adds the [train] extra (models compared in-process;
+#                                      with EXTRAS=dev,serve, `manage.py demo --serve-gguf` serves them with llama.cpp)
 #   make serve [PORT=8000]             the API under uvicorn (ASGI, WEB_CONCURRENCY processes), this environment's settings
 PYTHON ?= python3
 VENV := .venv
