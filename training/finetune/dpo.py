@@ -17,7 +17,6 @@ from typing import Any
 from trl import DPOConfig, DPOTrainer
 
 from .data import PreferencePair
-from .errors import TrainingError
 from .trainer import (
     ProgressCallback,
     TrainingProgress,
@@ -27,6 +26,7 @@ from .trainer import (
     load_base,
     peft_config,
     run_trainer,
+    split_records,
 )
 
 
@@ -80,13 +80,8 @@ def train_dpo(
     from datasets import Dataset
 
     tokenizer, model = load_base(base, method="lora")
-    train_records, dropped = preference_records(tokenizer, train_pairs, max_length=settings.max_length)
-    if not train_records:
-        raise TrainingError(f"No preference pair fits max_length={settings.max_length} tokens: raise --max-length.")
-    if dropped:
-        log(f"left out {dropped} preference pairs longer than max_length={settings.max_length} tokens")
-    val_records, _ = preference_records(
-        tokenizer, val_pairs[: settings.eval_max_examples], max_length=settings.max_length
+    train_records, val_records, dropped = split_records(
+        preference_records, tokenizer, train_pairs, val_pairs, settings=settings, log=log, kind="preference pairs"
     )
     log(f"{len(train_records)} training and {len(val_records)} validation preference pairs, method dpo")
     callback = ProgressCallback(report, log)

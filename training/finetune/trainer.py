@@ -186,6 +186,27 @@ def build_records(tokenizer: Any, conversations: list[Conversation], *, max_leng
     return kept, len(records) - len(kept)
 
 
+def split_records(
+    build: Callable[..., tuple[list[dict], int]],
+    tokenizer: Any,
+    train: list,
+    val: list,
+    *,
+    settings: TrainSettings,
+    log: Callable[[str], None],
+    kind: str,
+) -> tuple[list[dict], list[dict], int]:
+    """Training and validation records from `build`, and how many training ones were too long (said in the
+    log); refuses a run with nothing to train on (`kind` names the records, e.g. "training examples")."""
+    train_records, dropped = build(tokenizer, train, max_length=settings.max_length)
+    if not train_records:
+        raise TrainingError(f"No {kind[:-1]} fits max_length={settings.max_length} tokens: raise --max-length.")
+    if dropped:
+        log(f"left out {dropped} {kind} longer than max_length={settings.max_length} tokens")
+    val_records, _ = build(tokenizer, val[: settings.eval_max_examples], max_length=settings.max_length)
+    return train_records, val_records, dropped
+
+
 def peft_config(settings: TrainSettings) -> Any:
     if settings.method == "full":
         return None
@@ -261,14 +282,10 @@ def train(
     if settings.method not in METHODS:
         raise TrainingError(f"method must be one of {', '.join(METHODS)}")
     tokenizer, model = load_base(base, method=settings.method)
-    train_records, dropped = build_records(tokenizer, train_conversations, max_length=settings.max_length)
-    if not train_records:
-        raise TrainingError(f"No training example fits max_length={settings.max_length} tokens: raise --max-length.")
-    if dropped:
-        log(f"left out {dropped} training examples longer than max_length={settings.max_length} tokens")
-    val_records, _ = build_records(
-        tokenizer, val_conversations[: settings.eval_max_examples], max_length=settings.max_length
-    )
+    train_records, val_records, dropped = split_records(
+        build_records, tokenizer, train_conversations, val_conversations, settings=settings, log=log,
+        kind="training examples",
+    )  # fmt: skip
     log(f"{len(train_records)} training and {len(val_records)} validation examples, method {settings.method}")
     callback = ProgressCallback(report, log)
     trainer = SFTTrainer(
