@@ -29,11 +29,21 @@ class Language(models.TextChoices):
     EN = "en", _("English")
 
 
+class PromptVariant(models.TextChoices):
+    """Which system prompt a grader is sent: the full rubric and JSON Schema, or the short one a fine-tuned
+    grader was trained with (it learned the rubric and the output shape from its training rows)."""
+
+    FULL = "full", _("Full (rubric and schema)")
+    COMPACT = "compact", _("Compact (for fine-tuned graders)")
+
+
 CATEGORIES: tuple[str, ...] = tuple(Category.values)
 DIFFICULTIES: tuple[str, ...] = tuple(Difficulty.values)
 LANGUAGES: tuple[str, ...] = tuple(Language.values)
+PROMPT_VARIANTS: tuple[str, ...] = tuple(PromptVariant.values)
 
 # Literal[a_tuple] is Literal[each value]: pydantic validates exactly these strings.
 CategoryValue = Literal[CATEGORIES]  # type: ignore[valid-type]
 DifficultyValue = Literal[DIFFICULTIES]  # type: ignore[valid-type]
 LanguageValue = Literal[LANGUAGES]  # type: ignore[valid-type]
+PromptVariantValue = Literal[PROMPT_VARIANTS]  # type: ignore[valid-type]

@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from evaluation.choices import PromptVariant
+
 from .jobs import Job
 
 
@@ -29,6 +31,12 @@ class DatasetExport(Job):
     seed = models.IntegerField(default=42)
     balance_categories = models.BooleanField(default=False)
     prompt_version = models.CharField(max_length=40, blank=True)
+    prompt_variant = models.CharField(
+        max_length=10,
+        choices=PromptVariant.choices,
+        default=PromptVariant.FULL,
+        help_text=_("The system prompt written into every row: the full rubric and schema, or the compact one."),
+    )
     train_count = models.PositiveIntegerField(default=0)
     val_count = models.PositiveIntegerField(default=0)
     counts = models.JSONField(

@@ -37,6 +37,14 @@ class FineTuneRun(Job):
     metrics = models.JSONField(default=dict, blank=True, help_text=_("Training and validation loss per logged step."))
     output_dir = models.CharField(max_length=500, blank=True)
     outputs = models.JSONField(default=dict, blank=True, help_text=_("adapter, merged, gguf, modelfile paths."))
+    # What the run ran on and how fast: filled in when training starts (device, GPU, precision) and ends.
+    device = models.CharField(max_length=20, blank=True, help_text=_("cpu, cuda or mps."))
+    gpu_name = models.CharField(max_length=200, blank=True, help_text=_("The GPU model(s), when trained on a GPU."))
+    precision = models.CharField(max_length=10, blank=True, help_text=_("fp32, fp16, bf16 or 4bit (QLoRA)."))
+    tokens_per_second = models.FloatField(null=True, blank=True, help_text=_("Training tokens per second."))
+    peak_memory_mb = models.FloatField(
+        null=True, blank=True, help_text=_("Peak memory: the GPU's allocator on a GPU, the process's RSS on a CPU.")
+    )
     log = models.TextField(blank=True)
     celery_task_id = models.CharField(max_length=64, blank=True)
 

@@ -6,6 +6,8 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from evaluation.choices import PromptVariant
+
 from .exports import DatasetExport
 from .finetune import FineTuneRun
 from .modelfiles import Modelfile
@@ -42,6 +44,12 @@ class ModelVersion(models.Model):
         max_length=600,
         blank=True,
         help_text=_("For a model trained elsewhere: what it was registered from (GGUF file, HF folder, Ollama model)."),
+    )
+    prompt_variant = models.CharField(
+        max_length=10,
+        choices=PromptVariant.choices,
+        default=PromptVariant.FULL,
+        help_text=_("The system prompt this version was trained with; the Modelfile, router and comparisons send it."),
     )
     served_name = models.CharField(max_length=200, blank=True, help_text=_("The model's name on the LLM server."))
     gguf_path = models.CharField(max_length=500, blank=True)
