@@ -90,7 +90,7 @@ def test_llama_cpp_computes_the_same_logits_and_tokens(extras, tmp_path, monkeyp
     assert (actual.argmax(-1) == expected.argmax(-1)).all()
 
     # The same file without the Q/K permutation computes something else: the check above would catch it.
-    monkeypatch.setattr(gguf_writer, "permute_rotary", lambda weight, n_head: weight)
+    monkeypatch.setattr(gguf_writer.architectures, "permute_rotary", lambda weight, n_head: weight)
     unpermuted = gguf_writer.convert_to_gguf(tmp_path / "hf", tmp_path / "unpermuted.gguf", dtype="f32")
     llm = Llama(str(unpermuted), n_ctx=256, logits_all=True, verbose=False, n_threads=2)
     try:
