@@ -2,6 +2,7 @@
 many clients waiting on a slow LLM at once under the production server.
 
     .venv/bin/python benchmarks/grading.py [--requests N] [--profile hit|miss|floor] [--clients 64 256]
+        [--database sqlite|postgres]
 
 In-process part, with Django's async test client (its ASGI handler, middleware, API-key auth, validation,
 service, database), one request at a time on a fresh SQLite file, against a loopback Ollama-protocol server
@@ -12,12 +13,14 @@ that answers instantly:
 - miss:  every request is new, so each one reaches the LLM server, is parsed, stored (and collected).
 `--profile S` prints where scenario S spends its time (cProfile, top functions by cumulative time).
 
-API part (`--clients`, default 64 and 256): `make serve`'s uvicorn in a subprocess, C clients each posting
-distinct answers and waiting for the grade, the LLM answering after 2 s with C slots, so at most C / 2
-grades a second (limit_rps). Skipped with --clients 0.
+API part (`--clients`, default 64 and 256): `make serve`'s deploy/serve.sh (uvicorn, DEBUG off) in a
+subprocess, C clients each posting distinct answers and waiting for the grade, the LLM answering after 2 s
+with C slots, so at most C / 2 grades a second (limit_rps); a fresh SQLite file and one worker, or with
+`--database postgres` a fresh PostgreSQL database and WEB_CONCURRENCY (default 2) workers. The CPU each side
+spent per grade is printed with it (benchmarks/api_concurrency.py). Skipped with --clients 0.
 
 RESULT grading hit_rps=… miss_rps=… bare_rps=… floor_rps=… hit_floor_ratio=… hit_ratio=… miss_ratio=…
-RESULT api clients=… rps=… limit_rps=… ratio=…
+RESULT api clients=… database=… failed=… rps=… limit_rps=… ratio=… server_cpu_ms=… client_cpu_ms=…
 """
 
 import argparse
@@ -36,6 +39,7 @@ from types import ModuleType
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.databases import DEFAULT_POSTGRES_URL, on_each_database  # noqa: E402
 from benchmarks.llm_throughput import django_on_fresh_sqlite, result_line  # noqa: E402
 
 BODY = {
@@ -160,13 +164,35 @@ def main() -> None:
     parser.add_argument("--clients", type=int, nargs="*", default=[64, 256], help="API runs (default 64 256)")
     parser.add_argument("--latency-ms", type=int, default=2000, help="the LLM's latency in the API runs")
     parser.add_argument("--rounds", type=int, default=3, help="requests each API client makes in turn")
+    parser.add_argument(
+        "--database",
+        choices=["sqlite", "postgres"],
+        default="sqlite",
+        help="the API runs' database: a fresh SQLite file (default) or a fresh PostgreSQL database; with "
+        "postgres, WEB_CONCURRENCY defaults to 2 as in `make serve`",
+    )
+    parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_URL, help="PostgreSQL server (admin database)")
     args = parser.parse_args()
     if args.requests:
         in_process(args.requests, args.profile, args.scenario_rounds)
     from benchmarks.api_concurrency import api_run
 
     for clients in [c for c in args.clients if c > 0]:
-        api_run(clients=clients, latency_ms=args.latency_ms, rounds=args.rounds)
+        if args.database == "sqlite":
+            api_run(clients=clients, latency_ms=args.latency_ms, rounds=args.rounds)
+            continue
+        os.environ.setdefault("WEB_CONCURRENCY", "2")
+        measured = on_each_database(
+            lambda url, clients=clients: str(
+                api_run(clients=clients, latency_ms=args.latency_ms, rounds=args.rounds, database_url=url)
+            ),
+            which="postgres",
+            postgres_url=args.postgres_url,
+            database="r4h_bench_api",
+            title=f"{clients} API clients",
+        )
+        if not measured:
+            sys.exit(f"PostgreSQL at {args.postgres_url} is not reachable")
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Q
 from django.http import HttpRequest
@@ -20,12 +21,25 @@ from ninja.security.base import AuthBase
 from ninja.utils import check_csrf
 
 from ready4hire.errors import Forbidden
+from ready4hire.lookups import cached_lookup
 from ready4hire.ratelimit import api_key_throttle
 
 from .models import ApiKey
 
 SCOPES: tuple[str, ...] = tuple(ApiKey.Scope.values)
 ADMIN = ApiKey.Scope.ADMIN.value
+
+
+@cached_lookup("evaluation.ApiKey", settings.AUTH_USER_MODEL, cache_none=False)
+def _active_api_key(key_hash: str) -> ApiKey | None:
+    """The active key with this hash (of an active user, when bound to one). Cached for a few seconds: a key
+    revoked, changed or deleted here, or whose user was, is refused at once; one revoked by another process
+    within LOOKUP_CACHE_SECONDS (ready4hire.lookups)."""
+    return (
+        ApiKey.objects.select_related("user")
+        .filter(Q(user__isnull=True) | Q(user__is_active=True), key_hash=key_hash, is_active=True)
+        .first()
+    )
 
 
 class ApiKeyAuth(HttpBearer):
@@ -36,17 +50,14 @@ class ApiKeyAuth(HttpBearer):
         self.scope = scope
 
     def authenticate(self, request: HttpRequest, token: str) -> ApiKey | None:
-        key = (
-            ApiKey.objects.select_related("user")
-            .filter(Q(user__isnull=True) | Q(user__is_active=True), key_hash=ApiKey.hash_key(token), is_active=True)
-            .first()
-        )
+        key = _active_api_key(ApiKey.hash_key(token))
         if key is None:
             return None
         now = timezone.now()
         # Touch at most once a minute: a write per request would make the key row a hot spot.
         if key.last_used_at is None or (now - key.last_used_at).total_seconds() > 60:
             ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+            key.last_used_at = now  # the cached key too, so the next touch waits its minute
         api_key_throttle(api_key=key)  # 429 once the key's rate limit is used up
         scope = self.scope or ADMIN
         if not key.allows(scope):

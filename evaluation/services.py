@@ -30,15 +30,17 @@ from ready4hire.jobs import (
 )
 from ready4hire.ratelimit import grading_backlog_check
 from training.selectors.model_names import requested_model_resolve
-from training.selectors.versions import model_for_category
+from training.selectors.versions import model_for_category, model_prompt_variant
 from training.services import example_collect_from_evaluation
 from training.services.calibration import calibration_apply
 
+from .choices import PromptVariant
 from .llm.cache import grading_cache_key
 from .llm.clients import CLIENTS, BaseLLMClient, HealthStatus
 from .llm.grader import LLMGrade, grade_with_llm
 from .llm.heuristic import HEURISTIC_MODEL_NAME, heuristic_grade
-from .llm.schema import PROMPT_VERSION, GradingRequest
+from .llm.prompts import prompt_variant_of, prompt_version_for
+from .llm.schema import GradingRequest
 from .models import ApiKey, Evaluation, Question, default_scopes
 from .selectors import evaluation_cached_get, evaluation_get
 
@@ -138,6 +140,9 @@ def evaluation_build(
     again when the caller already has it for this requested model and category."""
     temperature = settings.LLM_TEMPERATURE if llm_enabled() else 0.0
     model = model or _grading_model(requested_model, request.category)
+    # A fine-tuned version is sent the prompt it was trained with; the row records it in its prompt version,
+    # so a worker (or the async path) grading the row later sends the same one.
+    prompt_variant = model_prompt_variant(model) if llm_enabled() else PromptVariant.FULL
     now = timezone.now()
     return Evaluation(
         # A request graded now is created already claimed: no other worker can see it before it is done.
@@ -156,9 +161,11 @@ def evaluation_build(
         language=request.language,
         requested_model=requested_model,
         model=model,
-        prompt_version=PROMPT_VERSION,
+        prompt_version=prompt_version_for(prompt_variant),
         temperature=temperature,
-        cache_key=grading_cache_key(request=request, model=model, temperature=temperature),
+        cache_key=grading_cache_key(
+            request=request, model=model, temperature=temperature, prompt_variant=prompt_variant
+        ),
     )
 
 
@@ -255,7 +262,13 @@ class GradeDraft:
 
 
 def llm_grade_options(*, evaluation: Evaluation) -> dict:
-    return {"temperature": evaluation.temperature, "num_predict": settings.LLM_NUM_PREDICT, "seed": settings.LLM_SEED}
+    """How every path (this module's, the async API's, a batch's) asks the LLM for the row's grade."""
+    return {
+        "temperature": evaluation.temperature,
+        "num_predict": settings.LLM_NUM_PREDICT,
+        "seed": settings.LLM_SEED,
+        "prompt_variant": prompt_variant_of(evaluation.prompt_version),
+    }
 
 
 def evaluation_grade_begin(*, evaluation: Evaluation) -> GradeDraft:

@@ -19,6 +19,11 @@ Scoring rules (the report's numbers follow from them):
   candidate), absolute and relative to the base, each with a paired bootstrap interval (both models on the
   same resampled examples). Positive is better for both.
 - `gate`: per model after the base, whether it passes the promotion gate in settings, with the reasons.
+- Cost per grade: `latency_mean_ms` / `latency_p50_ms` / `latency_p95_ms` over the grades that got an answer;
+  `prompt_tokens_mean`, the prompt tokens of a grade as the server counted them (Ollama's
+  `prompt_eval_count`, OpenAI's `usage.prompt_tokens`), over the grades it counted; when it counted none, an
+  estimate at four characters a token, and `prompt_tokens_source` says which ("server" or "estimate").
+  `prompt_variant` is the system prompt the model was sent (full, or the compact one it was trained with).
 Undefined numbers (a correlation of a constant series, a ratio over zero) are null, never made up.
 """
 
@@ -26,8 +31,8 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from itertools import chain
 from statistics import fmean, pstdev
 from typing import Any, ClassVar
@@ -58,8 +63,73 @@ TABLE_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("Spearman", "spearman", "num"),
     ("exact", "exact", "pct"),
     ("±1", "adjacent", "pct"),
+    ("mean ms", "latency_mean_ms", "int"),
     ("p50 ms", "latency_p50_ms", "int"),
+    ("prompt tok", "prompt_tokens_mean", "tokens"),
+    ("prompt", "prompt_variant", "text"),
 )
+ESTIMATE_MARK = "≈"
+ESTIMATE_NOTE = f"{ESTIMATE_MARK}: estimated at four characters a token (the server gave no token count)."
+CHARS_PER_TOKEN = 4
+
+
+def table_cell(figures: Mapping[str, Any], key: str, kind: str) -> str:
+    """One TABLE_COLUMNS cell of a model's figures, as the command's table and the admin's page show it; an
+    estimated token count is marked as one."""
+    value = figures.get(key)
+    if value is None:
+        return "—"
+    if kind == "text":
+        return str(value)
+    if kind == "tokens":
+        return f"{ESTIMATE_MARK if figures.get('prompt_tokens_source') == 'estimate' else ''}{value:.0f}"
+    return {"pct": f"{value:.1%}", "num": f"{value:.3f}", "int": f"{value:.0f}"}[kind]
+
+
+def prompt_tokens_estimate(messages: Iterable[Mapping[str, str]]) -> int:
+    """A prompt's tokens when the server does not count them: about four characters a token."""
+    return max(1, math.ceil(sum(len(message["content"]) for message in messages) / CHARS_PER_TOKEN))
+
+
+@dataclass(frozen=True)
+class PromptUsage:
+    """The prompt tokens of one model's grades, summed: the server's counts over the grades it counted them
+    for, and the estimate over every grade that got an answer."""
+
+    grades: int = 0
+    server_grades: int = 0
+    server_tokens: int = 0
+    estimated_tokens: int = 0
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any] | None) -> PromptUsage:
+        return cls(**{key: int(value) for key, value in (data or {}).items() if key in cls.__dataclass_fields__})
+
+    def to_json(self) -> dict[str, int]:
+        return {key: getattr(self, key) for key in self.__dataclass_fields__}
+
+    def adding(self, *, server_tokens: int | None, estimated_tokens: int) -> PromptUsage:
+        counted = server_tokens is not None
+        return replace(
+            self,
+            grades=self.grades + 1,
+            server_grades=self.server_grades + counted,
+            server_tokens=self.server_tokens + (server_tokens or 0),
+            estimated_tokens=self.estimated_tokens + estimated_tokens,
+        )
+
+    def figures(self) -> dict[str, Any]:
+        if self.server_grades:
+            mean, source, counted = self.server_tokens / self.server_grades, "server", self.server_grades
+        elif self.grades:
+            mean, source, counted = self.estimated_tokens / self.grades, "estimate", self.grades
+        else:
+            mean, source, counted = None, None, 0
+        return {
+            "prompt_tokens_mean": _number(mean, 1),
+            "prompt_tokens_source": source,
+            "prompt_tokens_counted": counted,
+        }
 
 
 def penalty_score(human_score: float) -> float:
@@ -212,6 +282,7 @@ def _model_report(scores: _Scores, *, repeats: int, resamples: int, seed: int) -
             "concept_recall": _number(_concept_recall(grades)),
             "rouge_l": _number(rouge),
             "bleu": _number(bleu, 2),
+            "latency_mean_ms": _number(fmean(latencies), 1) if latencies else None,
             "latency_p50_ms": _number(percentile(latencies, 50), 1) if latencies else None,
             "latency_p95_ms": _number(percentile(latencies, 95), 1) if latencies else None,
             "ci": {
@@ -288,12 +359,22 @@ def comparison_report_build(
     resamples: int,
     seed: int,
     rules: GateRules,
+    usage: Mapping[str, PromptUsage] | None = None,
+    prompt_variants: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The report from every model's grades (`grades` in contender order, the base first). Pure."""
+    """The report from every model's grades (`grades` in contender order, the base first), with each model's
+    prompt `usage` and the `prompt_variants` it was sent (full when not given). Pure."""
     labels = list(grades)
     example_ids = sorted({g.example_id for model_grades in grades.values() for g in model_grades})
     scores = {label: _Scores(grades[label], example_ids) for label in labels}
-    models = {label: _model_report(scores[label], repeats=repeats, resamples=resamples, seed=seed) for label in labels}
+    models = {
+        label: {
+            **_model_report(scores[label], repeats=repeats, resamples=resamples, seed=seed),
+            **(usage or {}).get(label, PromptUsage()).figures(),
+            "prompt_variant": (prompt_variants or {}).get(label, "full"),
+        }
+        for label in labels
+    }
     base = labels[0]
     improvement = {
         label: _improvement(scores[base], scores[label], base_label=base, resamples=resamples, seed=seed)

@@ -1,6 +1,9 @@
 """Training-data formats. Every format carries the live grading prompt of the current prompt version, so a
 model is trained on exactly the text it will be served. Pure: no ORM.
 
+Each record's system prompt is the one of the export's prompt variant: the full rubric and schema, or the
+compact prompt a fine-tuned grader is then served (`evaluation.llm.prompts`).
+
 `preference` is TRL's conversational preference shape (`prompt` / `chosen` / `rejected`): a reviewer's
 correction is a pair, the human's grade chosen over the machine's original one, for DPO.
 """
@@ -11,8 +14,9 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from evaluation.llm.prompts import build_system_prompt, build_user_prompt
-from evaluation.llm.schema import GradeResult, GradingRequest
+from evaluation.choices import PromptVariant
+from evaluation.llm.prompts import build_system_prompt, build_user_prompt, prompt_variant_checked
+from evaluation.llm.schema import GradeResult, GradingRequest, grade_dump_json, is_grade_dump
 
 FORMATS = ("alpaca", "sharegpt", "messages", "preference")
 PREFERENCE = "preference"
@@ -20,6 +24,8 @@ PREFERENCE = "preference"
 
 def label_json(label: dict[str, Any]) -> str:
     """The label as the model should write it: compact JSON, fields in schema order, validated."""
+    if is_grade_dump(label):  # a stored grade: already its own dump, so no model round trip
+        return grade_dump_json(label, compact=True)
     grade = GradeResult.model_validate(label)
     return json.dumps(grade.model_dump(), ensure_ascii=False, separators=(",", ":"))
 
@@ -83,17 +89,23 @@ _LINE_TEMPLATES = {
 }
 
 
+# What json.dumps(text, ensure_ascii=False) returns for a str, without building an encoder per call.
+_json_str = json.encoder.encode_basestring
+
+
 def _json_text(text: str) -> bytes:
-    return json.dumps(text, ensure_ascii=False).encode("utf-8")
+    return _json_str(text).encode("utf-8")
 
 
 class LineFormatter:
-    """Training records in one format as compact UTF-8 JSON lines (no newline), for streaming many examples."""
+    """Training records in one format and prompt variant as compact UTF-8 JSON lines (no newline), for
+    streaming many examples."""
 
-    def __init__(self, fmt: str) -> None:
+    def __init__(self, fmt: str, variant: str = PromptVariant.FULL) -> None:
         if fmt not in _LINE_TEMPLATES:
             raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
         self.fmt = fmt
+        self.variant = prompt_variant_checked(variant)
         self._template = _LINE_TEMPLATES[fmt]
         self._systems: dict[str, bytes] = {}
 
@@ -101,7 +113,7 @@ class LineFormatter:
         """What format_example(...) returns, as a compact JSON line."""
         system = self._systems.get(request.language)
         if system is None:
-            system = self._systems[request.language] = _json_text(build_system_prompt(request.language))
+            system = self._systems[request.language] = _json_text(build_system_prompt(request.language, self.variant))
         parts = {b"system": system, b"user": _json_text(build_user_prompt(request))}
         if self.fmt == PREFERENCE:
             if rejected is None:
@@ -114,13 +126,19 @@ class LineFormatter:
 
 
 def format_example(
-    fmt: str, *, request: GradingRequest, label: dict[str, Any], rejected: dict[str, Any] | None = None
+    fmt: str,
+    *,
+    request: GradingRequest,
+    label: dict[str, Any],
+    rejected: dict[str, Any] | None = None,
+    variant: str = PromptVariant.FULL,
 ) -> dict[str, Any]:
-    """One training record in `fmt` (alpaca | sharegpt | messages | preference).
+    """One training record in `fmt` (alpaca | sharegpt | messages | preference), with the system prompt of
+    `variant` (full | compact).
 
     `preference` needs `rejected`, the machine's original grade that the reviewer corrected into `label`.
     """
-    system, user = build_system_prompt(request.language), build_user_prompt(request)
+    system, user = build_system_prompt(request.language, variant), build_user_prompt(request)
     if fmt == PREFERENCE:
         if rejected is None:
             raise ValueError("a preference record needs the machine's original grade (a corrected example)")

@@ -5,10 +5,16 @@ from __future__ import annotations
 import hashlib
 import json
 
-from .schema import PROMPT_VERSION, GradingRequest
+from ..choices import PromptVariant
+from .prompts import prompt_version_for
+from .schema import GradingRequest
 
 
-def grading_cache_key(*, request: GradingRequest, model: str, temperature: float) -> str:
+def grading_cache_key(
+    *, request: GradingRequest, model: str, temperature: float, prompt_variant: str = PromptVariant.FULL
+) -> str:
+    """The key of a grade: a compact-prompt grade is another request than a full-prompt one, so the variant is
+    in the prompt version (the full prompt's, and so every key made before variants, is unchanged)."""
     payload = {
         "question": request.question,
         "answer": request.answer,
@@ -19,7 +25,7 @@ def grading_cache_key(*, request: GradingRequest, model: str, temperature: float
         "difficulty": request.difficulty,
         "language": request.language,
         "model": model,
-        "prompt_version": PROMPT_VERSION,
+        "prompt_version": prompt_version_for(prompt_variant),
         "temperature": round(float(temperature), 4),
     }
     encoded = json.dumps(payload, ensure_ascii=False, sort_keys=True, separators=(",", ":"))

@@ -12,6 +12,7 @@ from typing import Any
 
 from ready4hire import metrics
 
+from ..choices import PromptVariant
 from .clients import BaseLLMClient, ChatResult, LLMError
 from .parsing import OutputError, parse_grade
 from .prompts import build_messages, build_retry_message
@@ -40,8 +41,16 @@ def grade_with_llm(
     temperature: float,
     num_predict: int | None = None,
     seed: int | None = None,
+    prompt_variant: str = PromptVariant.FULL,
 ) -> LLMGrade:
-    turns = _grade_turns(client.model, request, temperature=temperature, num_predict=num_predict, seed=seed)
+    turns = _grade_turns(
+        client.model,
+        request,
+        temperature=temperature,
+        num_predict=num_predict,
+        seed=seed,
+        prompt_variant=prompt_variant,
+    )
     reply: ChatResult | LLMError | None = None
     while not isinstance(ask := next_step(turns, reply), StopIteration):
         reply = _reply_or_error(client.chat, ask)
@@ -74,12 +83,19 @@ async def _areply_or_error(achat: Callable[..., Awaitable[ChatResult]], ask: dic
 
 
 def _grade_turns(
-    model: str, request: GradingRequest, *, temperature: float, num_predict: int | None = None, seed: int | None = None
+    model: str,
+    request: GradingRequest,
+    *,
+    temperature: float,
+    num_predict: int | None = None,
+    seed: int | None = None,
+    prompt_variant: str = PromptVariant.FULL,
 ) -> Generator[dict[str, Any], ChatResult | LLMError, LLMGrade]:
     """The conversation, written once for both transports: yields the next chat call's arguments and gets
-    its reply (or the LLMError it raised) back."""
+    its reply (or the LLMError it raised) back. `prompt_variant`: the system prompt the model was trained
+    with (a fine-tuned grader's compact one)."""
     outcome = LLMGrade(result=None, model=model)
-    messages = build_messages(request)
+    messages = build_messages(request, prompt_variant)
     schema = grade_json_schema()
     # The re-ask runs at temperature 0: the first answer's sampling is what most likely went wrong.
     for turn_temperature in (temperature, 0.0):

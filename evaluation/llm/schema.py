@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import json
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -96,26 +97,105 @@ class GradingRequest(BaseModel):
         """The request stored in a row or a mapping that keeps the request's own field names (a training
         example, an export row), normalised as a live request is."""
         get = snapshot.get if isinstance(snapshot, dict) else lambda name: getattr(snapshot, name)
-        return cls.normalised(**{name: get(name) for name in cls.model_fields})
+        return cls.normalised(**{name: get(name) for name in _REQUEST_FIELDS})
 
     @classmethod
     def normalised(cls, **fields: Any) -> GradingRequest:
-        def unique(items: Any) -> tuple[str, ...]:
-            seen: dict[str, str] = {}
-            for item in items or ():
-                text = " ".join(str(item).split())
-                if text and text.casefold() not in seen:
-                    seen[text.casefold()] = text
-            return tuple(seen.values())
-
         return cls(
             question=" ".join(str(fields.get("question", "")).split()),
             # The answer keeps its line breaks (code, lists); only the ends are trimmed.
             answer=str(fields.get("answer", "")).strip(),
-            expected_concepts=unique(fields.get("expected_concepts")),
-            keywords=unique(fields.get("keywords")),
+            expected_concepts=_unique(fields.get("expected_concepts")),
+            keywords=_unique(fields.get("keywords")),
             category=str(fields.get("category") or "technical"),
             difficulty=str(fields.get("difficulty") or "mid"),
             role=" ".join(str(fields.get("role") or "").split()),
             language=str(fields.get("language") or "es"),
         )
+
+
+# Read once: `model_fields` is a property that builds its answer on every call (from_snapshot runs per row).
+_REQUEST_FIELDS = tuple(GradingRequest.model_fields)
+
+
+def _unique(items: Any) -> tuple[str, ...]:
+    """The items as trimmed text, blanks dropped, the first spelling of each (case aside) kept in order."""
+    seen: dict[str, str] = {}
+    for item in items or ():
+        if text := " ".join(str(item).split()):
+            seen.setdefault(text.casefold(), text)
+    return tuple(seen.values())
+
+
+# GradeResult.model_dump()'s shape as plain data, for is_grade_dump.
+_GRADE_FIELDS = tuple(GradeResult.model_fields)
+_BREAKDOWN_FIELDS = tuple(Breakdown.model_fields)
+_BREAKDOWN_LIMITS = tuple((name, BREAKDOWN_MAXIMA[name]) for name in _BREAKDOWN_FIELDS)
+_GRADE_LISTS = ("strengths", "improvements", "concepts_covered", "missing_concepts")
+
+
+def is_grade_dump(data: Any) -> bool:
+    """Whether `data` already is exactly what `GradeResult.model_validate(data).model_dump()` returns: the
+    fields in schema order, floats within their ranges, strings and lists of strings, nothing converted.
+
+    Every stored grade was written as such a dump, so code that reads many of them (exports, imports) can use
+    one as it is after this check instead of a model round trip. False says only that the model must decide
+    (it may convert an int, reorder fields or refuse); True is never said of data the model would refuse.
+    """
+    if type(data) is not dict or tuple(data) != _GRADE_FIELDS:
+        return False
+    score, breakdown = data["score"], data["breakdown"]
+    if type(score) is not float or not 0.0 <= score <= SCORE_MAX:
+        return False
+    if type(breakdown) is not dict or tuple(breakdown) != _BREAKDOWN_FIELDS:
+        return False
+    for name, maximum in _BREAKDOWN_LIMITS:
+        value = breakdown[name]
+        if type(value) is not float or not 0.0 <= value <= maximum:
+            return False
+    if type(data["justification"]) is not str:
+        return False
+    for name in _GRADE_LISTS:
+        items = data[name]
+        if type(items) is not list or not all(type(item) is str for item in items):
+            return False
+    return True
+
+
+def _grade_json_template(comma: str, colon: str) -> str:
+    """A grade dump's JSON with %s for each value, in _GRADE_FIELDS order (the breakdown's one by one)."""
+    parts = []
+    for name in _GRADE_FIELDS:
+        if name == "breakdown":
+            inner = comma.join(f'"{field}"{colon}%s' for field in _BREAKDOWN_FIELDS)
+            parts.append(f'"{name}"{colon}{{{inner}}}')
+        elif name in _GRADE_LISTS:
+            parts.append(f'"{name}"{colon}[%s]')
+        else:
+            parts.append(f'"{name}"{colon}%s')
+    return "{" + comma.join(parts) + "}"
+
+
+# (template, string encoder, item separator): json.dumps's defaults, and the compact non-ASCII form.
+_GRADE_JSON = {
+    False: (_grade_json_template(", ", ": "), json.encoder.encode_basestring_ascii, ", "),
+    True: (_grade_json_template(",", ":"), json.encoder.encode_basestring, ","),
+}
+
+
+def grade_dump_json(grade: dict[str, Any], *, compact: bool = False) -> str:
+    """`json.dumps(grade)`, or with `compact` `json.dumps(grade, ensure_ascii=False, separators=(",", ":"))`,
+    of a grade that `is_grade_dump` accepted: the same text, a few times faster (for a value this small json
+    spends more setting its encoder up on each call than writing), as its fields, their order and their types
+    are known."""
+    template, string, comma = _GRADE_JSON[compact]
+    breakdown = grade["breakdown"]
+    return template % (
+        repr(grade["score"]),  # float.__repr__, as json writes a float
+        *map(repr, breakdown.values()),
+        string(grade["justification"]),
+        comma.join(map(string, grade["strengths"])),
+        comma.join(map(string, grade["improvements"])),
+        comma.join(map(string, grade["concepts_covered"])),
+        comma.join(map(string, grade["missing_concepts"])),
+    )

@@ -12,10 +12,42 @@ import sys
 import unicodedata
 
 
+def _marks_between(low: int, high: int) -> list[int]:
+    """The combining marks (accents, diaereses, cedillas once decomposed) among the code points low..high-1."""
+    return [codepoint for codepoint in range(low, high) if unicodedata.combining(chr(codepoint))]
+
+
 @functools.cache
 def _combining_marks() -> dict[int, None]:
-    """Every combining mark (accents, diaereses, cedillas once decomposed), for one C-speed `translate`."""
-    return dict.fromkeys(codepoint for codepoint in range(sys.maxunicode + 1) if unicodedata.combining(chr(codepoint)))
+    """Every combining mark, for one C-speed `translate`. Built on first need only (a second or so: it looks
+    at every code point), for the rare text beyond the Basic Multilingual Plane."""
+    return dict.fromkeys(_marks_between(0, sys.maxunicode + 1))
+
+
+@functools.cache
+def _bmp_combining_marks() -> re.Pattern[str]:
+    """The combining marks of the Basic Multilingual Plane as one character class. `re` tests such a class
+    with one table lookup per character, so removing them this way is several times faster than `translate`
+    with a dict, which looks every character up; a class that also held the marks of the other planes would
+    be tested range by range."""
+    marks = _marks_between(0, 0x10000)
+    runs: list[list[int]] = []
+    for codepoint in marks:
+        if runs and runs[-1][1] == codepoint - 1:
+            runs[-1][1] = codepoint
+        else:
+            runs.append([codepoint, codepoint])
+    # One character per match, not runs ("]+"): `re` then skips to a candidate by the class alone, twice as fast.
+    return re.compile("[" + "".join(f"{re.escape(chr(low))}-{re.escape(chr(high))}" for low, high in runs) + "]")
+
+
+_BEYOND_BMP = re.compile("[\U00010000-\U0010ffff]")
+
+
+def _without_combining_marks(text: str) -> str:
+    if _BEYOND_BMP.search(text):  # rare (emoji, historic scripts): the table covers every plane
+        return text.translate(_combining_marks())
+    return _bmp_combining_marks().sub("", text)
 
 
 def fold(text: str) -> str:
@@ -24,7 +56,7 @@ def fold(text: str) -> str:
     folded = text.casefold()
     if not folded.isascii():
         # Compatibility decomposition can produce capitals (e.g. from letterlike symbols): fold again.
-        folded = unicodedata.normalize("NFKD", folded).translate(_combining_marks()).casefold()
+        folded = _without_combining_marks(unicodedata.normalize("NFKD", folded)).casefold()
     return folded
 
 

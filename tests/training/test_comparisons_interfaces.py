@@ -68,8 +68,13 @@ def test_compare_models_prints_the_table_and_writes_the_json_report(examples, se
         "Spearman",
         "exact",
         "±1",
+        "mean",
+        "ms",
         "p50",
         "ms",
+        "prompt",
+        "tok",
+        "prompt",
     ]
     base_row, ft_row = lines[2].split(), lines[3].split()
     assert base_row[:3] == ["base", "100.0%", "100.0%"] and base_row[4] == "0.750"  # MAE

@@ -97,7 +97,7 @@ def test_defaults_follow_the_starting_point(train_extra, export, tmp_path, setti
     [
         ({"dataset_export_id": 999}, "dataset_export_id", "does not exist"),
         ({"base_model": "/nowhere/at/all"}, "base_model", "must lie inside"),  # issue 9: outside every root
-        ({"base_model": "someone/never-downloaded-model"}, "base_model", "local cache"),
+        ({"base_model": "someone/never-downloaded-model"}, "base_model", "is not in the cache"),
         ({}, "base_model", "Give a base model"),
         ({"init_tiny": True, "base_model": "/tmp"}, "base_model", "not both"),
         ({"init_tiny": True, "method": "ppo"}, "method", "method must be one of"),
@@ -109,7 +109,8 @@ def test_defaults_follow_the_starting_point(train_extra, export, tmp_path, setti
         ({"init_tiny": True, "hyperparameters": {"warmup": 3}}, "hyperparameters", "Unknown hyper-parameters"),
     ],
 )
-def test_bad_input_is_refused_before_anything_is_stored(train_extra, export, options, field, message):
+def test_bad_input_is_refused_before_anything_is_stored(train_extra, export, options, field, message, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # a hub id is looked up in the local cache only: no network in tests
     with pytest.raises(InvalidInput) as error:
         finetune_run_create(**{"dataset_export_id": export.pk, **options})
 

@@ -24,7 +24,7 @@ from django.utils.translation import gettext_lazy
 from evaluation.choices import Category
 from ready4hire.errors import DomainError
 
-from ..comparison_report import TABLE_COLUMNS, penalty_score
+from ..comparison_report import TABLE_COLUMNS, penalty_score, table_cell
 from ..metrics import to_rating
 from ..models import ComparisonRun, DatasetExport, JobStatus
 from ..selectors.comparisons import ScorePoint, comparison_points
@@ -206,12 +206,6 @@ PLOTS = {"scatter": scatter_svg, "confusion": confusion_svg}
 # --- the admin ------------------------------------------------------------------------------------------------
 
 
-def _percent_or_number(value: float | None, kind: str) -> str:
-    if value is None:
-        return "—"
-    return {"pct": f"{value:.1%}", "num": f"{value:.3f}", "int": f"{value:.0f}"}[kind]
-
-
 def _relative_change(change: dict) -> str:
     if change["relative"] is None:
         return "—"
@@ -257,9 +251,16 @@ class ComparisonRunAdmin(admin.ModelAdmin):
             "<ol>{}</ol>",
             format_html_join(
                 "",
-                "<li><strong>{}</strong>: {} — {} {} {}</li>",
+                "<li><strong>{}</strong>: {} — {} {} {} ({})</li>",
                 (
-                    (c["label"], c["ref"], c["model"], _("on"), c["gguf_path"] or f"{c['backend']} {c['base_url']}")
+                    (
+                        c["label"],
+                        c["ref"],
+                        c["model"],
+                        _("on"),
+                        c["gguf_path"] or f"{c['backend']} {c['base_url']}",
+                        _("%(variant)s prompt") % {"variant": c.get("prompt_variant") or "full"},
+                    )
                     for c in obj.contenders
                 ),
             ),
@@ -322,13 +323,16 @@ class ComparisonRunAdmin(admin.ModelAdmin):
             context["report_rows"] = [
                 {
                     "label": label,
-                    "cells": [_percent_or_number(figures.get(key), kind) for _, key, kind in TABLE_COLUMNS],
+                    "cells": [table_cell(figures, key, kind) for _, key, kind in TABLE_COLUMNS],
                     "more": figures,
                     "plots": [(kind, self._plot_url(run, kind, label)) for kind in PLOTS],
                 }
                 for label, figures in report["models"].items()
             ]
             context["report_columns"] = [title for title, _, _ in TABLE_COLUMNS]
+            context["estimate_note"] = any(
+                figures.get("prompt_tokens_source") == "estimate" for figures in report["models"].values()
+            )
             context["left_out"] = report.get("left_out") or []
             context["verdicts"] = [
                 {

@@ -17,7 +17,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from evaluation.choices import Category, Difficulty, Language
+from evaluation.choices import Category, Difficulty, Language, PromptVariant
 from ready4hire.errors import DomainError, NotFound
 
 from ..exports.filters import DEFAULT_REVIEW_STATUSES, DEFAULT_SOURCES, MIN_SCORE_HELP, ExportFilters
@@ -77,6 +77,17 @@ class DatasetExportForm(forms.Form):
         help_text=gettext_lazy("Each export is the next version."),
     )
     format = forms.ChoiceField(label=gettext_lazy("Format"), choices=DatasetExport.Format.choices, initial="messages")
+    prompt_variant = forms.TypedChoiceField(
+        label=gettext_lazy("System prompt"),
+        choices=PromptVariant.choices,
+        initial=PromptVariant.FULL,
+        required=False,
+        empty_value=PromptVariant.FULL,  # a form posted without it (a script, an older page) keeps the full prompt
+        help_text=gettext_lazy(
+            "Compact: a few sentences instead of the rubric and schema in every row, for a grader fine-tuned on "
+            "it; its model versions are then served the compact prompt."
+        ),
+    )
     train_share = forms.FloatField(
         label=gettext_lazy("Training share"), min_value=0.01, max_value=0.99, initial=0.8, help_text=SPLIT_HELP
     )
@@ -130,7 +141,7 @@ class DatasetExportAdmin(admin.ModelAdmin):
     actions = [cancel_action(lambda pk: dataset_export_cancel(export_id=pk))]
     # What fits at 1280 px; the filters, files and who asked are on the change page.
     list_display = ["__str__", "state", "examples", "warning_count", "requested", "created_at"]
-    list_filter = ["status", "format", "scheduled", "balance_categories", "name"]
+    list_filter = ["status", "format", "prompt_variant", "scheduled", "balance_categories", "name"]
     search_fields = ["name", "error"]
     date_hierarchy = "created_at"
     fields = [
@@ -145,6 +156,7 @@ class DatasetExportAdmin(admin.ModelAdmin):
         "seed",
         "balance_categories",
         "prompt_version",
+        "prompt_variant",
         "train_count",
         "val_count",
         "counts_table",
@@ -300,7 +312,12 @@ class DatasetExportAdmin(admin.ModelAdmin):
             try:
                 filters = form.export_filters()
                 if "_preview" in request.POST:
-                    records = dataset_preview(fmt=form.cleaned_data["format"], filters=filters, limit=PREVIEW_EXAMPLES)
+                    records = dataset_preview(
+                        fmt=form.cleaned_data["format"],
+                        filters=filters,
+                        limit=PREVIEW_EXAMPLES,
+                        prompt_variant=form.cleaned_data["prompt_variant"],
+                    )
                     preview = [preview_turns(record) for record in records]
                     if not preview:
                         form.add_error(
@@ -314,6 +331,7 @@ class DatasetExportAdmin(admin.ModelAdmin):
                         train_share=form.cleaned_data["train_share"],
                         seed=form.cleaned_data["seed"],
                         balance_categories=form.cleaned_data["balance_categories"],
+                        prompt_variant=form.cleaned_data["prompt_variant"],
                         requested_by=request.user,
                     )
                     started = _("Export %(export)s started: a worker is writing it.") % {"export": export}

@@ -27,8 +27,9 @@ METRIC_LABELS = {
     "train_tokens": gettext_lazy("Tokens trained on"),
     "tokens_per_second": gettext_lazy("Tokens per second"),
     "parameters": gettext_lazy("Parameters"),
-    "device": gettext_lazy("Device"),
 }
+# Shown in their own section from the row's fields, so left out of the metrics table.
+RUNTIME_METRICS = ("device", "gpu_name", "precision", "processes", "peak_memory_mb", "peak_memory_measure")
 LOSS_ROWS = 25  # the loss curves are sampled down to this many steps (always keeping the last)
 
 
@@ -51,13 +52,17 @@ def _loss_table(train: list[dict], val: list[dict]) -> str:
 class FineTuneRunAdmin(admin.ModelAdmin):
     actions = [cancel_action(lambda pk: finetune_run_cancel(run_id=pk))]
     # What fits at 1280 px; the base model (often a long path) and the outputs are on the change page.
-    list_display = ("id", "dataset_export", "method", "state", "loss", "created_at")
-    list_filter = ("status", "method", "init_tiny", "backend")
+    list_display = ("id", "dataset_export", "method", "state", "loss", "speed", "created_at")
+    list_filter = ("status", "method", "init_tiny", "backend", "device")
     search_fields = ("base_model", "error", "output_dir")
     date_hierarchy = "created_at"
     fieldsets = (
         (None, {"fields": ("dataset_export", "base_model", "init_tiny", "method", "backend", "requested_by")}),
         (gettext_lazy("Progress"), {"fields": ("state", "progress_shown", "error")}),
+        (
+            gettext_lazy("Hardware and speed"),
+            {"fields": ("device", "gpu_name", "precision", "processes", "tokens_per_second", "peak_memory")},
+        ),
         (
             gettext_lazy("Results"),
             {"fields": ("outputs_shown", "metrics_shown", "hyperparameters_shown", "output_dir")},
@@ -74,6 +79,12 @@ class FineTuneRunAdmin(admin.ModelAdmin):
         "state",
         "progress_shown",
         "error",
+        "device",
+        "gpu_name",
+        "precision",
+        "processes",
+        "tokens_per_second",
+        "peak_memory",
         "outputs_shown",
         "metrics_shown",
         "hyperparameters_shown",
@@ -101,6 +112,27 @@ class FineTuneRunAdmin(admin.ModelAdmin):
             detail=_("step %(step)s/%(steps)s") % {"step": run.step, "steps": run.max_steps} if run.max_steps else "",
         )
 
+    @admin.display(description=gettext_lazy("Tokens/s"), ordering="tokens_per_second")
+    def speed(self, run: FineTuneRun) -> str:
+        """The run's training speed, with its device as the cell's title ('cuda bf16 ×4': four processes);
+        the list filters by device, and the run's page has the GPU and the precision."""
+        if run.tokens_per_second is None:
+            return "–"
+        processes = run.metrics.get("processes", 1)
+        device = " ".join(filter(None, [run.device, run.precision, f"×{processes}" if processes > 1 else ""]))
+        return format_html('<span title="{}">{}</span>', device, f"{run.tokens_per_second:,.0f}")
+
+    @admin.display(description=gettext_lazy("Processes"))
+    def processes(self, run: FineTuneRun) -> int | str:
+        return run.metrics.get("processes", "–")
+
+    @admin.display(description=gettext_lazy("Peak memory"))
+    def peak_memory(self, run: FineTuneRun) -> str:
+        if run.peak_memory_mb is None:
+            return "–"
+        measure = run.metrics.get("peak_memory_measure")
+        return f"{run.peak_memory_mb:,.0f} MB" + (f" ({measure})" if measure else "")
+
     @admin.display(description=gettext_lazy("Training"))
     def progress_shown(self, run: FineTuneRun) -> str:
         figures = {
@@ -120,7 +152,7 @@ class FineTuneRunAdmin(admin.ModelAdmin):
     def metrics_shown(self, run: FineTuneRun) -> str:
         if not run.metrics:
             return "–"
-        metrics: dict[str, Any] = dict(run.metrics)
+        metrics: dict[str, Any] = {k: v for k, v in run.metrics.items() if k not in RUNTIME_METRICS}
         train, val = metrics.pop("train_loss", None) or [], metrics.pop("eval_loss", None) or []
         ordered = {key: metrics.pop(key) for key in METRIC_LABELS if key in metrics} | metrics
         table = key_value_table(ordered, labels=METRIC_LABELS)

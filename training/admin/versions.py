@@ -20,6 +20,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from evaluation.choices import PromptVariant
 from ready4hire.errors import DomainError
 
 from ..models import DatasetExport, ModelVersion
@@ -69,6 +70,12 @@ class RegisterForm(forms.Form):
         label=gettext_lazy("Dataset export it was trained on"), queryset=DatasetExport.objects.all()
     )
     category = forms.ChoiceField(label=gettext_lazy("Category"), choices=ModelVersion.Category.choices)
+    prompt_variant = forms.ChoiceField(
+        label=gettext_lazy("System prompt"),
+        choices=[("", gettext_lazy("The dataset export's")), *PromptVariant.choices],
+        required=False,
+        help_text=gettext_lazy("The system prompt it was trained with; grading and comparisons send it that one."),
+    )
 
 
 @admin.register(ModelVersion)
@@ -76,7 +83,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
     # What fits at 1280 px; the GGUF path, who promoted it and how are on the change page.
     list_display = ["reference", "kind", "status", "category", "served_name", "promoted_at", "created_at"]
     list_display_links = ["reference"]
-    list_filter = ["status", "kind", CategoryFilter, "promotion_forced"]
+    list_filter = ["status", "kind", CategoryFilter, "prompt_variant", "promotion_forced"]
     search_fields = ["name", "served_name", "base_model", "gguf_path"]
     list_select_related = ["promoted_by"]
     ordering = ["name", "-version"]
@@ -91,6 +98,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
         "served_name",
         "gguf_path",
         "origin",
+        "prompt_variant",
         "modelfile",
         "status",
         "category",
@@ -142,6 +150,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
                     source=data["source"],
                     dataset_export_id=data["dataset"].pk,
                     category=data["category"],
+                    prompt_variant=data["prompt_variant"] or None,
                 )
             except DomainError as exc:
                 form.add_error(exc.field if exc.field in form.fields else None, str(exc))

@@ -30,6 +30,7 @@ def dataset_export_create(request: HttpRequest, payload: DatasetExportIn):
         train_share=payload.train_share,
         seed=payload.seed,
         balance_categories=payload.balance_categories,
+        prompt_variant=payload.prompt_variant,
         requested_by=actor.user,
         requested_by_key=actor.api_key,
     )

@@ -27,7 +27,11 @@ def model_version_register_endpoint(request: HttpRequest, payload: RegisterIn):
     with the dataset export it was trained on, as the next version of `name`."""
     require_permission(request, "training.add_modelversion")
     version = model_version_register_external(
-        name=payload.name, source=payload.source, dataset_export_id=payload.dataset_export_id, category=payload.category
+        name=payload.name,
+        source=payload.source,
+        dataset_export_id=payload.dataset_export_id,
+        category=payload.category,
+        prompt_variant=payload.prompt_variant,
     )
     return Status(201, version)
 

@@ -2,8 +2,9 @@
 them for trainers, the example ids and the manifest.
 
 The planned ids are read back in id order, a chunk at a time, formatted and streamed to temporary files that
-are hashed as they are written; then every file is renamed into place, the manifest last. Memory holds one
-chunk of full rows at a time, whatever the number of examples. Rows are only read here: the service that
+are hashed as they are written (by a thread, while the next chunk is formatted); then every file is renamed
+into place, the manifest last. Memory holds one chunk of full rows and two of lines at a time, whatever the
+number of examples. Rows are only read here: the service that
 calls `export_files_write` saves what it fills in on the export.
 """
 
@@ -19,6 +20,7 @@ import shutil
 from array import array
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -72,8 +74,17 @@ class _HashedFile:
         }
 
 
-def _counts() -> dict[str, Counter]:
-    return {"by_category": Counter(), "by_difficulty": Counter(), "by_source": Counter(), "by_score_bucket": Counter()}
+def _counts(kinds: Counter) -> dict[str, Counter]:
+    """A split's four counts, from its examples counted by (category, difficulty, source, score): one counter
+    update per example instead of four, and a score bucket looked up per distinct score."""
+    counts = {name: Counter() for name in ("by_category", "by_difficulty", "by_source", "by_score_bucket")}
+    bucket_names = [name for name, _, _ in SCORE_BUCKETS]
+    for (category, difficulty, source, score), number in kinds.items():
+        counts["by_category"][category] += number
+        counts["by_difficulty"][difficulty] += number
+        counts["by_source"][source] += number
+        counts["by_score_bucket"][bucket_names[score_bucket_index(score)]] += number
+    return counts
 
 
 def _sorted_counts(counts: dict[str, Counter]) -> dict[str, dict[str, int]]:
@@ -95,35 +106,43 @@ def _write_examples(
     The ids actually written go to `written_ids` (8 bytes each), so comparisons can find the examples of
     a split again.
     """
-    counts = {"train": _counts(), "val": _counts()}
+    kinds: dict[str, Counter] = {"train": Counter(), "val": Counter()}
     kept = heapq.merge(plan.train_ids, plan.val_ids)  # lazily: no third copy of the ids
     val_ids, next_val = plan.val_ids, 0
-    bucket_names = [name for name, _, _ in SCORE_BUCKETS]
-    formatter = LineFormatter(export.format)
+    formatter = LineFormatter(export.format, export.prompt_variant)
     targets = {"train": train, "val": val}
     done = 0
-    while ids := list(itertools.islice(kept, chunk_size)):
-        # One write (and hash update) per split and chunk: per line, the calls cost more than the bytes.
-        lines: dict[str, list[bytes]] = {"train": [], "val": []}
-        # A row deleted since the plan is simply skipped; the counts say what was written.
-        for row in TrainingExample.objects.filter(pk__in=ids).order_by("id").values(*EXPORT_ROW_FIELDS):
-            while next_val < len(val_ids) and val_ids[next_val] < row["id"]:
-                next_val += 1
-            split = "val" if next_val < len(val_ids) and val_ids[next_val] == row["id"] else "train"
-            lines[split].append(export_line(formatter, row))
-            written_ids[split].append(row["id"])
-            split_counts = counts[split]
-            split_counts["by_category"][row["category"]] += 1
-            split_counts["by_difficulty"][row["difficulty"]] += 1
-            split_counts["by_source"][row["source"]] += 1
-            split_counts["by_score_bucket"][bucket_names[score_bucket_index(row["score"])]] += 1
-        for split, chunk in lines.items():
-            if chunk:
-                chunk.append(b"")  # so the join ends the last line too
-                targets[split].write(b"\n".join(chunk))
-        done += len(ids)
-        on_written(done)
-    return counts
+    # One thread writes and hashes a chunk while this one formats the next (both release the GIL for data this
+    # size); one chunk at most is in flight, so memory holds two. Progress and every query stay here.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="export-writer") as writer:
+        pending: Future[int] | None = None
+        while ids := list(itertools.islice(kept, chunk_size)):
+            lines: dict[str, list[bytes]] = {"train": [], "val": []}
+            # A row deleted since the plan is simply skipped; the counts say what was written.
+            for row in TrainingExample.objects.filter(pk__in=ids).order_by("id").values(*EXPORT_ROW_FIELDS):
+                while next_val < len(val_ids) and val_ids[next_val] < row["id"]:
+                    next_val += 1
+                split = "val" if next_val < len(val_ids) and val_ids[next_val] == row["id"] else "train"
+                lines[split].append(export_line(formatter, row))
+                written_ids[split].append(row["id"])
+                kinds[split][row["category"], row["difficulty"], row["source"], row["score"]] += 1
+            done += len(ids)
+            if pending is not None:
+                on_written(pending.result())  # a failed write is raised here, before anything else is queued
+            pending = writer.submit(_chunk_write, targets, lines, done)
+        if pending is not None:
+            on_written(pending.result())
+    return {split: _counts(counted) for split, counted in kinds.items()}
+
+
+def _chunk_write(targets: dict[str, _HashedFile], lines: dict[str, list[bytes]], done: int) -> int:
+    """Write a chunk's lines, one write (and hash update) per split: per line, the calls cost more than the
+    bytes. Returns `done`, the examples written once this chunk is."""
+    for split, chunk in lines.items():
+        if chunk:
+            chunk.append(b"")  # so the join ends the last line too
+            targets[split].write(b"\n".join(chunk))
+    return done
 
 
 def _json_bytes(data: Any) -> bytes:
@@ -209,6 +228,7 @@ def export_files_write(
             "version": export.version,
             "format": export.format,
             "prompt_version": export.prompt_version,
+            "prompt_variant": export.prompt_variant,
             "seed": export.seed,
             "train_share": export.train_share,
             "balance_categories": export.balance_categories,

@@ -1,14 +1,18 @@
-"""Training backends: TRL (+ PEFT) everywhere, Unsloth on a CUDA GPU with the `unsloth` package.
+"""Training backends: TRL (+ PEFT) everywhere, Unsloth on one CUDA GPU with the `unsloth` package.
 
-The check runs when a run is created, so a backend that cannot run here is refused before anything is stored
-or loaded. Imports torch only inside the check.
+The checks run when a run is created, so a backend that cannot run here, or cannot train the run's method,
+is refused before anything is stored or loaded. Imports torch only inside the check, and never Unsloth
+(importing it patches transformers, TRL and PEFT: the pipeline does that when an Unsloth run trains).
 """
 
 from __future__ import annotations
 
 import importlib.util
 
+from .processes import world_size
+
 BACKENDS = ("trl", "unsloth")
+UNSLOTH_METHODS = ("lora", "qlora")
 
 
 def backend_unavailable_reason(backend: str) -> str:
@@ -23,5 +27,15 @@ def backend_unavailable_reason(backend: str) -> str:
         return "The Unsloth backend needs a CUDA GPU, and this machine has none: use --backend trl (the default)."
     if importlib.util.find_spec("unsloth") is None:
         return "The Unsloth backend needs the unsloth package: pip install unsloth (on the CUDA machine)."
-    # Unsloth's patched trainer is not wired into the pipeline yet: say so rather than train with TRL silently.
-    return "The Unsloth backend is not available in this version yet: use --backend trl (the default)."
+    if world_size() > 1:
+        return "The Unsloth backend trains on one GPU: run it without accelerate launch, or use --backend trl."
+    return ""
+
+
+def backend_method_reason(backend: str, method: str) -> str:
+    """Why `backend` cannot train with `method` ('' when it can): Unsloth is wired in for LoRA and QLoRA."""
+    if backend == "unsloth" and method not in UNSLOTH_METHODS:
+        return (
+            f"The Unsloth backend trains {' and '.join(UNSLOTH_METHODS)} here, not {method}: use --backend trl for it."
+        )
+    return ""

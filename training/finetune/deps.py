@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import importlib.util
 
-TRAIN_PACKAGES = ("torch", "transformers", "peft", "trl", "accelerate", "datasets", "gguf", "tokenizers", "safetensors")
+TRAIN_PACKAGES = (
+    "torch",
+    "transformers",
+    "peft",
+    "trl",
+    "accelerate",
+    "huggingface_hub",
+    "datasets",
+    "gguf",
+    "tokenizers",
+    "safetensors",
+)
 TRAIN_INSTALL = "pip install -e '.[train]'"
 SERVE_INSTALL = "pip install -e '.[serve]'"
 

@@ -1,7 +1,10 @@
 """One fine-tune run from files to files: (tiny base) → train → merge → GGUF → Modelfile. No ORM.
 
 The service (`training.services.finetune`) owns the database row; this module gets plain paths and
-settings, reports progress through callbacks, and returns what it wrote. Output layout in `output_dir`:
+settings, reports progress through callbacks, and returns what it wrote. In a run of several processes
+(`accelerate launch`, see `processes`) only the main one writes files; the others train and return no
+outputs. The base is a local folder (a hub base is fetched into the HF cache before the run is stored, see
+`hub`), loaded with local_files_only: nothing is downloaded while a run trains. Output layout in `output_dir`:
 
     base/            --init-tiny: the random-initialised starting point (safetensors + tokenizer)
     base.gguf        --init-tiny: the same, for llama.cpp, with base.Modelfile beside it
@@ -21,11 +24,10 @@ from typing import Any
 from training.modelfile import ModelfileSpec, render
 
 from .data import Conversation, read_conversations, read_preferences
-from .errors import DatasetFileError
+from .errors import DatasetFileError, TrainingError
+from .processes import is_main_process, share_from_main
 from .tiny import CHATML_STOPS, CHATML_TEMPLATE, OLLAMA_CHATML_TEMPLATE, TinyShape
 
-# The run reads models from disk only: a base missing from the local cache is an error, never a download.
-os.environ["HF_HUB_OFFLINE"] = "1"
 # torch's OpenMP threads sleep instead of spinning while they wait (read when torch loads, which it has not
 # yet where the demo, the command or a worker import this module). Measured on 2 shared cores with other
 # work running: a tiny-model step took 3.9 s spinning and 1.2 s sleeping, with the same result.
@@ -38,7 +40,7 @@ class FineTuneJob:
     val_path: Path | None
     fmt: str
     output_dir: Path
-    base_model: str = ""  # a local directory or a cached Hugging Face id; ignored with init_tiny
+    base_model: str = ""  # a local directory (a hub base's snapshot folder); ignored with init_tiny
     init_tiny: bool = False
     tiny_shape: TinyShape = field(default_factory=TinyShape)
     gguf_dtype: str = "f16"
@@ -84,6 +86,37 @@ def _system_prompt(conversations: list[Conversation]) -> str:
     return next((m["content"] for m in conversations[0] if m["role"] == "system"), "") if conversations else ""
 
 
+def _tiny_base(
+    job: FineTuneJob,
+    settings: Any,
+    conversations: list[Conversation],
+    system: str,
+    outputs: dict[str, str],
+    to_gguf: Callable[[Path, str], Path],
+    log: Callable[[str], None],
+) -> str:
+    """Build the tiny random-initialised base (tokenizer trained on the export) and its GGUF and Modelfile."""
+    from .tiny import create_tiny_base
+
+    texts = [message["content"] for conversation in conversations for message in conversation]
+    if settings.method == "dpo":  # the rejected grades too, so the tokenizer knows both sides of a pair
+        texts += [pair.rejected for pair in read_preferences(job.train_path)]
+    base_dir = create_tiny_base(texts, job.output_dir / "base", shape=job.tiny_shape, seed=settings.seed)
+    log(f"built a tiny random-initialised base in {base_dir}")
+    base_gguf = to_gguf(base_dir, "base")
+    outputs.update(base_dir=str(base_dir), base_gguf=str(base_gguf))
+    outputs["base_modelfile"] = str(
+        _modelfile(
+            base_gguf,
+            chat_template=_chat_template(base_dir),
+            system=system,
+            num_ctx=job.tiny_shape.context,
+            temperature=job.temperature,
+        )
+    )
+    return str(base_dir)
+
+
 def run_finetune(
     job: FineTuneJob,
     settings: Any,
@@ -92,12 +125,20 @@ def run_finetune(
     log: Callable[[str], None],
 ) -> FineTuneResult:
     """Run `job` with the trainer `settings` (a `trainer.TrainSettings`); `report` gets `TrainingProgress`."""
+    dpo = settings.method == "dpo"
+    backend = settings.backend
+    if backend == "unsloth":
+        from .backends import backend_method_reason
+        from .unsloth import import_unsloth
+
+        reason = backend_method_reason(backend, settings.method)  # checked when the run is created, too
+        if reason:
+            raise TrainingError(reason)
+        import_unsloth(log)  # before `trainer` imports transformers, TRL and PEFT, which Unsloth patches
     from .gguf_writer import convert_to_gguf
-    from .tiny import create_tiny_base
     from .trainer import merge_and_save, quiet_progress_bars, train
 
     quiet_progress_bars()
-    dpo = settings.method == "dpo"
     if dpo and job.fmt != "preference":
         raise DatasetFileError(f"DPO trains on preference pairs; {job.train_path.name} is a {job.fmt} export")
     train_conversations = read_conversations(job.train_path, job.fmt)
@@ -116,25 +157,18 @@ def run_finetune(
         )
         return gguf_path
 
+    main = is_main_process()
     base = job.base_model
     if job.init_tiny:
-        texts = [message["content"] for conversation in train_conversations for message in conversation]
-        if dpo:  # the rejected grades too, so the tokenizer knows both sides of a pair
-            texts += [pair.rejected for pair in read_preferences(job.train_path)]
-        base_dir = create_tiny_base(texts, out / "base", shape=job.tiny_shape, seed=settings.seed)
-        base = str(base_dir)
-        log(f"built a tiny random-initialised base in {base_dir}")
-        base_gguf = to_gguf(base_dir, "base")
-        outputs.update(base_dir=str(base_dir), base_gguf=str(base_gguf))
-        outputs["base_modelfile"] = str(
-            _modelfile(
-                base_gguf,
-                chat_template=_chat_template(base_dir),
-                system=system,
-                num_ctx=job.tiny_shape.context,
-                temperature=job.temperature,
-            )
-        )
+        # The main process builds the base; the others train from the same files once it has.
+        built = None
+        try:
+            if main:
+                built = _tiny_base(job, settings, train_conversations, system, outputs, to_gguf, log)
+        finally:
+            base = share_from_main(built)
+        if base is None:
+            raise TrainingError("the main process could not build the tiny base; its log says why")
 
     if dpo:
         from .dpo import train_dpo
@@ -158,9 +192,14 @@ def run_finetune(
             report=report,
             log=log,
         )
+    outcome.metrics["backend"] = backend
+    if not main:
+        return FineTuneResult(outputs={}, metrics=outcome.metrics)
     merged_dir = out / "merged"
     log(f"saving the {'merged ' if settings.method != 'full' else ''}model in {merged_dir}")
-    merge_and_save(outcome, base=base, method=settings.method, adapter_dir=out / "adapter", merged_dir=merged_dir)
+    merge_and_save(
+        outcome, base=base, method=settings.method, adapter_dir=out / "adapter", merged_dir=merged_dir, backend=backend
+    )
     if settings.method != "full":
         outputs["adapter"] = str(out / "adapter")
     outputs["merged"] = str(merged_dir)

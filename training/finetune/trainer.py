@@ -8,6 +8,7 @@ what the grader must write. Imports torch, transformers, peft and trl: load it o
 from __future__ import annotations
 
 import dataclasses
+import os
 import time
 import warnings
 from collections.abc import Callable
@@ -18,9 +19,11 @@ from typing import Any
 import datasets
 import torch
 import transformers
+import trl
 from transformers import AutoModelForCausalLM, AutoTokenizer, PrinterCallback, TrainerCallback
-from trl import SFTConfig, SFTTrainer
+from trl import SFTConfig
 
+from . import runstats
 from .data import Conversation
 from .errors import TrainingError
 
@@ -45,6 +48,7 @@ class TrainSettings:
     warmup_ratio: float = 0.05
     evaluations: int = 4  # validation passes over the run (0: none)
     eval_max_examples: int = 64
+    backend: str = "trl"  # "unsloth": load, wrap and merge through Unsloth (`unsloth`), the rest shared
 
 
 @dataclass
@@ -55,6 +59,7 @@ class TrainingProgress:
     loss: float | None
     train_loss: list[dict[str, float]] = field(default_factory=list)
     eval_loss: list[dict[str, float]] = field(default_factory=list)
+    runtime: runstats.DeviceInfo | None = None  # known once training starts
 
 
 @dataclass
@@ -92,6 +97,12 @@ class ProgressCallback(TrainerCallback):
         self.report(self.progress)
 
     def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        model = kwargs.get("model")
+        if model is not None:
+            self.progress.runtime = runstats.device_info(
+                model, bf16=bool(args.bf16), fp16=bool(args.fp16), processes=int(args.world_size)
+            )
+        runstats.peak_memory_reset()
         self._send(state)
 
     def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
@@ -127,10 +138,6 @@ def quiet_progress_bars() -> None:
     warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning)
 
 
-def device_kind() -> str:
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
 def qlora_unavailable_reason() -> str:
     """Why QLoRA cannot run here ('' when it can): it quantizes the base to 4 bits with bitsandbytes on a GPU."""
     import importlib.util
@@ -143,7 +150,8 @@ def qlora_unavailable_reason() -> str:
 
 
 def load_base(base: str, *, method: str) -> tuple[Any, Any]:
-    """The tokenizer and model of `base` (a local directory or a cached Hugging Face id; never downloaded)."""
+    """The tokenizer and model of `base`, a local folder (a hub base's snapshot in the HF cache); never
+    downloaded here."""
     tokenizer = AutoTokenizer.from_pretrained(base, local_files_only=True)
     if not tokenizer.chat_template:
         raise TrainingError(f"The tokenizer of {base} has no chat template: choose an instruct/chat base model.")
@@ -157,6 +165,8 @@ def load_base(base: str, *, method: str) -> tuple[Any, Any]:
         options["quantization_config"] = BitsAndBytesConfig(
             load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=torch.bfloat16
         )
+        # A 4-bit model cannot be moved after loading: each process (accelerate launch) loads it on its own GPU.
+        options["device_map"] = {"": int(os.environ.get("LOCAL_RANK", "0"))}
     elif torch.cuda.is_available():
         options["dtype"] = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     else:
@@ -255,6 +265,9 @@ def common_config(settings: TrainSettings, output_dir: Path, *, train_size: int,
         eval_strategy="steps" if evaluate else "no",
         eval_steps=max(1, total_steps // settings.evaluations) if evaluate else None,
         save_strategy="no",
+        # Under accelerate launch every trainable parameter takes part in each step (LoRA's frozen base is not
+        # in DDP's reducer), so the search for unused ones is only a cost (and fails with checkpointing).
+        ddp_find_unused_parameters=False,
         report_to=[],
         disable_tqdm=True,
         dataloader_num_workers=0,
@@ -263,7 +276,8 @@ def common_config(settings: TrainSettings, output_dir: Path, *, train_size: int,
 
 def _sft_config(settings: TrainSettings, output_dir: Path, *, train_size: int, has_eval: bool) -> SFTConfig:
     common = common_config(settings, output_dir, train_size=train_size, has_eval=has_eval)
-    return SFTConfig(**common, completion_only_loss=True, packing=False)
+    # Looked up when called, as `trl.SFTTrainer` below: importing Unsloth replaces both with its subclasses.
+    return trl.SFTConfig(**common, completion_only_loss=True, packing=False)
 
 
 def train(
@@ -281,20 +295,30 @@ def train(
 
     if settings.method not in METHODS:
         raise TrainingError(f"method must be one of {', '.join(METHODS)}")
-    tokenizer, model = load_base(base, method=settings.method)
+    if settings.backend == "unsloth":
+        from . import unsloth
+
+        tokenizer, model = unsloth.load_base(base, settings=settings)  # already LoRA-wrapped
+        peft = None
+    else:
+        tokenizer, model = load_base(base, method=settings.method)
+        peft = peft_config(settings)
     train_records, val_records, dropped = split_records(
         build_records, tokenizer, train_conversations, val_conversations, settings=settings, log=log,
         kind="training examples",
     )  # fmt: skip
-    log(f"{len(train_records)} training and {len(val_records)} validation examples, method {settings.method}")
+    log(
+        f"{len(train_records)} training and {len(val_records)} validation examples, method {settings.method}, "
+        f"backend {settings.backend}"
+    )
     callback = ProgressCallback(report, log)
-    trainer = SFTTrainer(
+    trainer = trl.SFTTrainer(
         model=model,
         args=_sft_config(settings, work_dir, train_size=len(train_records), has_eval=bool(val_records)),
         train_dataset=Dataset.from_list(train_records),
         eval_dataset=Dataset.from_list(val_records) if val_records and settings.evaluations else None,
         processing_class=tokenizer,
-        peft_config=peft_config(settings),
+        peft_config=peft,
         callbacks=[callback],
     )
     examples = {"train": len(train_records), "val": len(val_records), "too_long": dropped}
@@ -307,8 +331,10 @@ def run_trainer(trainer: Any, callback: ProgressCallback, *, tokenizer: Any, exa
     started = time.perf_counter()
     result = trainer.train()
     elapsed = time.perf_counter() - started
-    # TRL counts the non-padding tokens it trained on (attention mask), across the whole run.
+    # TRL counts the non-padding tokens it trained on (attention mask), across the whole run and every process.
     tokens = int(getattr(trainer, "_total_train_tokens", 0))
+    runtime = callback.progress.runtime or runstats.device_info(trainer.model)
+    peak_mb, peak_kind = runstats.peak_memory(runtime.device)
     parameters = sum(p.numel() for p in trainer.model.parameters())
     trainable = sum(p.numel() for p in trainer.model.parameters() if p.requires_grad)
     metrics = {
@@ -320,21 +346,30 @@ def run_trainer(trainer: Any, callback: ProgressCallback, *, tokenizer: Any, exa
         "epochs": round(float(trainer.state.epoch or 0.0), 4),
         "train_seconds": round(elapsed, 2),
         "train_tokens": tokens,
-        "tokens_per_second": round(tokens / elapsed, 1) if elapsed > 0 else None,
+        "tokens_per_second": runstats.tokens_per_second(tokens, elapsed),
+        "peak_memory_mb": peak_mb,
+        "peak_memory_measure": peak_kind,
         "examples": examples,
         "parameters": {"total": parameters, "trainable": trainable},
-        "device": device_kind(),
+        **runtime.as_dict(),
     }
     return TrainOutcome(model=trainer.model, tokenizer=tokenizer, metrics=metrics)
 
 
-def merge_and_save(outcome: TrainOutcome, *, base: str, method: str, adapter_dir: Path, merged_dir: Path) -> None:
+def merge_and_save(
+    outcome: TrainOutcome, *, base: str, method: str, adapter_dir: Path, merged_dir: Path, backend: str = "trl"
+) -> None:
     """Save the result as a plain checkpoint in `merged_dir` (safetensors + tokenizer).
 
     For LoRA/QLoRA the adapter is saved first, then merged into a fresh full-precision copy of the base
     (`merge_and_unload`): a 4-bit base cannot take the merge exactly, and reloading also proves the saved
-    adapter is complete.
+    adapter is complete. An Unsloth run merges with Unsloth's own `save_pretrained_merged`.
     """
+    if backend == "unsloth":
+        from . import unsloth
+
+        unsloth.merge_and_save(outcome.model, outcome.tokenizer, adapter_dir=adapter_dir, merged_dir=merged_dir)
+        return
     if method == "full":
         model = outcome.model
     else:

@@ -60,6 +60,7 @@ class ContenderOut(Schema):
     base_url: str
     model: str
     version_id: int | None = None
+    prompt_variant: str = Field(default="full", description="The system prompt it was sent: full or compact.")
 
 
 class ComparisonOut(Schema):

@@ -7,7 +7,7 @@ from typing import Any, Literal
 from ninja import Schema
 from pydantic import Field
 
-from evaluation.choices import CategoryValue, DifficultyValue, LanguageValue
+from evaluation.choices import CategoryValue, DifficultyValue, LanguageValue, PromptVariantValue
 from ready4hire.validation import InputSchema, Text
 
 from ..exports.filters import DEFAULT_REVIEW_STATUSES, DEFAULT_SOURCES, MIN_SCORE_HELP, ExportFilters
@@ -38,6 +38,11 @@ class DatasetExportIn(InputSchema):
     train_share: float = Field(default=0.8, gt=0, lt=1, description="The share of examples that train (0-1).")
     seed: int = Field(default=42, ge=-(2**31), le=2**31 - 1, description="Same rows + filters + seed: same files.")
     balance_categories: bool = Field(default=False, description="Down-sample every category to the smallest.")
+    prompt_variant: PromptVariantValue = Field(
+        default="full",
+        description="The system prompt in every row: full (rubric and JSON Schema) or compact (a few sentences, "
+        "for a grader fine-tuned on it; its model versions are then served the compact prompt).",
+    )
 
     def export_filters(self) -> ExportFilters:
         filters = self.filters
@@ -71,6 +76,7 @@ class DatasetExportOut(RequestedJobOut):
     seed: int
     balance_categories: bool
     prompt_version: str
+    prompt_variant: str = Field(description="The system prompt in every row: full or compact.")
     train_count: int
     val_count: int
     counts: dict[str, Any] = Field(description="matched, kept, dropped_by_balancing; by category etc. per split.")

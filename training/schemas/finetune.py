@@ -33,7 +33,11 @@ class FineTuneHyperparametersIn(InputSchema):
 
 class FineTuneRunIn(InputSchema):
     dataset_export_id: int
-    base_model: OptionalText = Field(default="", description="A local model directory or a cached Hugging Face id.")
+    base_model: OptionalText = Field(
+        default="",
+        description="A local model directory, or a Hugging Face hub id (org/name or org/name@revision), fetched "
+        "into the HF cache before the run is stored (stored pinned to its commit: org/name@sha).",
+    )
     init_tiny: bool = Field(default=False, description="Start from a tiny random-initialised model instead.")
     method: Method | None = Field(
         default=None, description="Default: full with init_tiny, lora otherwise; dpo needs a preference export."
@@ -58,6 +62,16 @@ class FineTuneRunOut(RequestedJobOut):
     epoch: float
     loss: float | None
     error: str
+    device: str = Field(description="cpu, cuda or mps, once training starts.")
+    gpu_name: str = Field(description="The visible GPU model(s), e.g. '2 × NVIDIA H100 80GB HBM3'; '' off a GPU.")
+    precision: str = Field(description="fp32, fp16, bf16 or 4bit (QLoRA), once training starts.")
+    tokens_per_second: float | None = Field(
+        description="Non-padding training tokens per second of the training loop (all processes), once done."
+    )
+    peak_memory_mb: float | None = Field(
+        description="Peak memory once done: the GPU allocator's peak on a GPU, the process's peak RSS on a CPU "
+        "(metrics.peak_memory_measure says which)."
+    )
 
 
 class FineTuneRunDetailOut(FineTuneRunOut):

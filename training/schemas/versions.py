@@ -8,6 +8,7 @@ from typing import Literal
 from ninja import Schema
 from pydantic import Field
 
+from evaluation.choices import PromptVariantValue
 from ready4hire.validation import InputSchema, OptionalText
 
 VersionCategory = Literal["all", "technical", "soft_skills"]
@@ -25,6 +26,7 @@ class ModelVersionOut(Schema):
     served_name: str = Field(description="The model's name on the LLM server; live grading needs one.")
     gguf_path: str
     origin: str = Field(description="For a model trained elsewhere: what it was registered from.")
+    prompt_variant: str = Field(description="The system prompt it was trained with, and is sent: full or compact.")
     status: str
     category: str = Field(description="The category it grades when active: all, technical or soft_skills.")
     promoted_by: str | None
@@ -64,3 +66,8 @@ class RegisterIn(InputSchema):
     )
     dataset_export_id: int = Field(description="The dataset export it was trained on.")
     category: VersionCategory = "all"
+    prompt_variant: PromptVariantValue | None = Field(
+        default=None,
+        description="The system prompt it was trained with (full or compact), which grading then sends it. "
+        "Default: the dataset export's.",
+    )

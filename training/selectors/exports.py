@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import Coalesce
 
+from evaluation.choices import PROMPT_VARIANTS, PromptVariant
 from ready4hire.errors import InvalidInput, NotFound
 
 from ..exports.filters import ExportFilters
@@ -156,11 +157,16 @@ def preference_filters(fmt: str, filters: ExportFilters) -> ExportFilters:
     return replace(filters, corrected_only=True) if fmt == PREFERENCE else filters
 
 
-def dataset_preview(*, fmt: str, filters: ExportFilters, limit: int = 3) -> list[dict[str, Any]]:
-    """The first `limit` selected examples (id order) formatted as an export in `fmt` would write them."""
+def dataset_preview(
+    *, fmt: str, filters: ExportFilters, limit: int = 3, prompt_variant: str = PromptVariant.FULL
+) -> list[dict[str, Any]]:
+    """The first `limit` selected examples (id order) formatted as an export in `fmt` (with the system prompt of
+    `prompt_variant`) would write them."""
     if fmt not in FORMATS:
         raise InvalidInput(f"Unknown format {fmt!r}; choose one of {', '.join(FORMATS)}.", field="format")
     if limit < 1:
         raise InvalidInput("A preview shows at least one example.", field="limit")
+    if prompt_variant not in PROMPT_VARIANTS:
+        raise InvalidInput(f"Unknown prompt variant {prompt_variant!r}.", field="prompt_variant")
     rows = export_examples(filters=preference_filters(fmt, filters)).values(*EXPORT_ROW_FIELDS)[:limit]
-    return [export_record(fmt, row) for row in rows]
+    return [export_record(fmt, row, prompt_variant) for row in rows]

@@ -23,10 +23,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from django.conf import settings
-from django.db.models import QuerySet
+from django.db.models import Case, IntegerField, QuerySet, Value, When
 
+from evaluation.choices import PromptVariant
 from evaluation.llm.clients import CLIENTS
 from ready4hire.errors import InvalidInput, NotFound
+from ready4hire.lookups import cached_lookup
 from ready4hire.paths import looks_like_path, path_confine
 
 from ..models import ModelVersion
@@ -53,6 +55,9 @@ class ModelReference:
     model: str
     version_id: int | None = None
     gguf_path: str = ""
+    # The system prompt the version was trained with, which a comparison sends it; full for a model that is
+    # no version of ours (a server model name, a GGUF path).
+    prompt_variant: str = PromptVariant.FULL
 
     def contender(self, label: str) -> dict:
         """The JSON a `ComparisonRun` keeps for each model it compares."""
@@ -155,7 +160,12 @@ def _local_reference(ref: str, version: ModelVersion) -> ModelReference:
     if not checkpoint:
         raise InvalidInput(f"{version.reference} has no checkpoint of its own to run here.", field="ref")
     return ModelReference(
-        ref=ref, backend=LOCAL_BACKEND, base_url=checkpoint, model=version.reference, version_id=version.pk
+        ref=ref,
+        backend=LOCAL_BACKEND,
+        base_url=checkpoint,
+        model=version.reference,
+        version_id=version.pk,
+        prompt_variant=version.prompt_variant,
     )
 
 
@@ -176,7 +186,12 @@ def model_reference_resolve(*, ref: str) -> ModelReference:
     if version.served_name:
         backend, base_url = _server(spec if at else None, ref)
         return ModelReference(
-            ref=ref, backend=backend, base_url=base_url, model=version.served_name, version_id=version.pk
+            ref=ref,
+            backend=backend,
+            base_url=base_url,
+            model=version.served_name,
+            version_id=version.pk,
+            prompt_variant=version.prompt_variant,
         )
     if version.gguf_path and not at and importlib.util.find_spec("llama_cpp") is None and version_checkpoint(version):
         return _local_reference(ref, version)  # no llama.cpp to serve the file: run the checkpoint here
@@ -188,6 +203,7 @@ def model_reference_resolve(*, ref: str) -> ModelReference:
             model=version.reference,
             version_id=version.pk,
             gguf_path=version.gguf_path,  # written by our own fine-tune run, read-only everywhere
+            prompt_variant=version.prompt_variant,
         )
     raise InvalidInput(
         f"{version.reference} has no served name{'' if at else ' and no GGUF file'}: there is nothing to grade with.",
@@ -195,12 +211,31 @@ def model_reference_resolve(*, ref: str) -> ModelReference:
     )
 
 
+@cached_lookup("training.ModelVersion")
 def model_for_category(category: str) -> str | None:
     """The served name of the active version for `category`, else of the active `all` version, else None
-    (the caller falls back to the configured default model)."""
+    (the caller falls back to the configured default model). Cached per process for a few seconds
+    (ready4hire.lookups): a promotion here is seen at once, one in another process within seconds."""
     active = dict(
         ModelVersion.objects.filter(status=Status.ACTIVE, category__in=[category, Category.ALL])
         .exclude(served_name="")
         .values_list("category", "served_name")
     )
     return active.get(category) or active.get(Category.ALL)
+
+
+@cached_lookup("training.ModelVersion")
+def model_prompt_variant(model: str) -> str:
+    """The system prompt to send `model`, a name on the LLM server: the variant its version was trained with
+    (the active one first, then the newest, when several versions share the name); full for any other model."""
+    variant = (
+        ModelVersion.objects.filter(served_name=model)
+        .order_by(
+            Case(When(status=Status.ACTIVE, then=Value(0)), default=Value(1), output_field=IntegerField()),
+            "-created_at",
+            "-pk",
+        )
+        .values_list("prompt_variant", flat=True)
+        .first()
+    )
+    return variant or PromptVariant.FULL

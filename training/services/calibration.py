@@ -18,6 +18,7 @@ from evaluation.choices import CATEGORIES, Category
 from evaluation.llm.heuristic import HEURISTIC_MODEL_NAME
 from evaluation.llm.parsing import reconcile_breakdown
 from ready4hire.errors import Conflict, InvalidInput
+from ready4hire.lookups import cached_lookup
 
 from ..calibration import calibrated, calibration_knots, cross_validate, reliability
 from ..models import Calibration, TrainingExample
@@ -162,12 +163,18 @@ def calibration_refit_if_due(*, min_new: int | None = None) -> list[Calibration]
     return fitted
 
 
+@cached_lookup("training.Calibration")
+def _active_calibration(grader: str, category: str) -> Calibration | None:
+    # Every grade asks; a fit or a switch-off here is seen at once, one in another process within seconds.
+    return calibration_active(grader=grader, category=category)
+
+
 def calibration_apply(
     *, grader: str, category: str, result: dict[str, Any]
 ) -> tuple[dict[str, Any], Calibration | None]:
     """The grade as the active calibration of the grader and category puts it (the score mapped, the breakdown
     scaled to match), and that calibration; with none active, the grade unchanged and None."""
-    calibration = calibration_active(grader=grader, category=category)
+    calibration = _active_calibration(grader, category)
     if calibration is None:
         return result, None
     score = calibrated(calibration.knots, float(result["score"]))

@@ -2,7 +2,10 @@
 human scores; the first model is the base the others are judged against (improvement and promotion gate).
 
 Every model gets the live prompt (`build_messages`) once per example and repeat, at LLM_TEMPERATURE with the
-seed `comparison seed + repeat`, and no re-ask: a comparison measures what the model itself returns.
+seed `comparison seed + repeat`, and no re-ask: a comparison measures what the model itself returns. A
+version is sent the system prompt it was trained with (its `prompt_variant`, kept on its contender); a model
+that is no version of ours, the full one. What the prompts cost (the server's token counts, else an
+estimate) is summed per contender as the grades are recorded (`prompt_usage`), for the report.
 
 This module creates, runs and fails comparisons and reads the recorded grades; the numbers of the report
 (and the rules behind them) are worked out in `training/comparison_report.py`.
@@ -12,13 +15,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
 from evaluation.batch import Outcome, batch_map, concurrency_checked, in_input_order
-from evaluation.llm.clients import CLIENTS, BaseLLMClient, LLMError, OpenAICompatibleClient
+from evaluation.choices import PromptVariant
+from evaluation.llm.clients import CLIENTS, BaseLLMClient, ChatResult, LLMError, OpenAICompatibleClient
 from evaluation.llm.parsing import InvalidJSON, SchemaMismatch, extract_json_object, normalise_grade
 from evaluation.llm.prompts import build_messages
 from evaluation.llm.schema import grade_json_schema
@@ -35,7 +40,7 @@ from ready4hire.jobs import (
     job_start_claimed,
 )
 
-from ..comparison_report import GateRules, GradedItem, comparison_report_build
+from ..comparison_report import GateRules, GradedItem, PromptUsage, comparison_report_build, prompt_tokens_estimate
 from ..models import ComparisonItem, ComparisonRun, DatasetExport, JobStatus, TrainingExample
 from ..selectors.comparisons import comparison_get, export_split_example_ids
 from ..selectors.examples import example_list
@@ -262,13 +267,35 @@ def _without_nul(value: Any) -> Any:
     return value
 
 
-def _grade_one(
-    run: ComparisonRun, client: BaseLLMClient, label: str, example: TrainingExample, repeat: int
-) -> ComparisonItem:
+@dataclass
+class _Graded:
+    """A grade's row and what its prompt cost (nothing when no answer came)."""
+
+    item: ComparisonItem
+    server_tokens: int | None = None
+    estimated_tokens: int | None = None
+
+
+def _server_prompt_tokens(reply: ChatResult) -> int | None:
+    """The prompt tokens the server counted: Ollama's `prompt_eval_count`, an OpenAI-compatible server's
+    `usage.prompt_tokens`; None when the reply has neither (an old Ollama leaves it out on a cached prompt)."""
+    usage = reply.raw.get("usage")
+    count = reply.raw.get("prompt_eval_count", usage.get("prompt_tokens") if isinstance(usage, dict) else None)
+    return count if isinstance(count, int) and not isinstance(count, bool) and count > 0 else None
+
+
+def _contender_variant(run: ComparisonRun, label: str) -> str:
+    # Runs made before prompt variants have none on their contenders: they were all sent the full prompt.
+    contender = next(c for c in run.contenders if c["label"] == label)
+    return contender.get("prompt_variant") or PromptVariant.FULL
+
+
+def _grade_one(run: ComparisonRun, client: BaseLLMClient, label: str, example: TrainingExample, repeat: int) -> _Graded:
     item = ComparisonItem(run=run, example=example, model_label=label, repeat=repeat, human_score=example.score)
+    messages = build_messages(example.grading_request(), _contender_variant(run, label))
     try:
         reply = client.chat(
-            build_messages(example.grading_request()),
+            messages,
             schema=grade_json_schema(),
             temperature=settings.LLM_TEMPERATURE,
             num_predict=settings.LLM_NUM_PREDICT,
@@ -276,7 +303,8 @@ def _grade_one(
         )
     except LLMError as exc:
         item.error = str(exc)[:2000]
-        return item
+        return _Graded(item)
+    graded = _Graded(item, _server_prompt_tokens(reply), prompt_tokens_estimate(messages))
     item.raw_output, item.latency_ms = _without_nul(reply.content), reply.latency_ms
     try:
         data = extract_json_object(reply.content)
@@ -286,9 +314,9 @@ def _grade_one(
         grade = normalise_grade(data)
     except (InvalidJSON, SchemaMismatch) as exc:
         item.error = str(exc)[:2000]
-        return item
+        return graded
     item.schema_valid, item.output, item.score = True, _without_nul(grade.model_dump()), grade.score
-    return item
+    return graded
 
 
 def _grade_missing(run: ComparisonRun, on_progress: Callable[[int, int], None] | None, concurrency: int) -> None:
@@ -301,12 +329,16 @@ def _grade_missing(run: ComparisonRun, on_progress: Callable[[int, int], None] |
     done = set(ComparisonItem.objects.filter(run=run).values_list("model_label", "example_id", "repeat"))
     finished = len(done)
 
-    def record(batch: list[ComparisonItem]) -> None:
+    def record(batch: list[_Graded]) -> None:
         nonlocal finished
-        ComparisonItem.objects.bulk_create(batch, ignore_conflicts=True)
+        ComparisonItem.objects.bulk_create([graded.item for graded in batch], ignore_conflicts=True)
         finished += len(batch)
-        # Also the heartbeat, and where a cancellation is noticed (JobLost).
-        job_start_claimed(COMPARISON_JOB, run).progress(min(99, finished * 100 // max(total, 1)))
+        _usage_add(run, batch)
+        # Also the heartbeat, and where a cancellation is noticed (JobLost). The usage is written with the
+        # progress, right after its rows, so a resumed run goes on from the sums of the rows it kept.
+        job_start_claimed(COMPARISON_JOB, run).progress(
+            min(99, finished * 100 // max(total, 1)), contenders=run.contenders
+        )
         if on_progress is not None:
             on_progress(finished, total)
 
@@ -321,13 +353,13 @@ def _grade_missing(run: ComparisonRun, on_progress: Callable[[int, int], None] |
         if not todo:
             continue
         with _contender_client(contender) as client:
-            batch: list[ComparisonItem] = []
+            batch: list[_Graded] = []
 
-            def collect(outcome: Outcome[ComparisonItem], todo=todo, label=label) -> None:
+            def collect(outcome: Outcome[_Graded], todo=todo, label=label) -> None:
                 # In input order, so the rows land as the sequential run writes them.
                 nonlocal batch
                 example, repeat = todo[outcome.index]
-                batch.append(outcome.value or _failed_item(run, label, example, repeat, outcome.error))
+                batch.append(outcome.value or _Graded(_failed_item(run, label, example, repeat, outcome.error)))
                 if len(batch) == _BATCH:
                     record(batch)
                     batch = []
@@ -340,6 +372,19 @@ def _grade_missing(run: ComparisonRun, on_progress: Callable[[int, int], None] |
             )
             if batch:
                 record(batch)
+
+
+def _usage_add(run: ComparisonRun, batch: list[_Graded]) -> None:
+    """Add the prompt cost of the grades in `batch` to their contenders' `prompt_usage` (on the row, unsaved)."""
+    by_label = {contender["label"]: contender for contender in run.contenders}
+    for graded in batch:
+        if graded.estimated_tokens is None:
+            continue
+        contender = by_label[graded.item.model_label]
+        usage = PromptUsage.from_json(contender.get("prompt_usage"))
+        contender["prompt_usage"] = usage.adding(
+            server_tokens=graded.server_tokens, estimated_tokens=graded.estimated_tokens
+        ).to_json()
 
 
 def _failed_item(
@@ -421,5 +466,7 @@ def comparison_report(*, run: ComparisonRun) -> dict[str, Any]:
         resamples=settings.COMPARISON_BOOTSTRAP_RESAMPLES,
         seed=run.seed,
         rules=GateRules.from_settings(),
+        usage={c["label"]: PromptUsage.from_json(c.get("prompt_usage")) for c in run.contenders},
+        prompt_variants={c["label"]: c.get("prompt_variant") or PromptVariant.FULL for c in run.contenders},
     )
     return {**report, "left_out": _left_out(run, grades)}

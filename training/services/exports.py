@@ -17,6 +17,7 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import ProtectedError
 
+from evaluation.choices import PROMPT_VARIANTS, PromptVariant
 from evaluation.llm.schema import PROMPT_VERSION
 from ready4hire.errors import Conflict, DomainError, InvalidInput
 from ready4hire.jobs import (
@@ -88,11 +89,16 @@ def _export(export: DatasetExport, claim: JobClaim) -> None:
     )
 
 
-def _validate(*, name: str, fmt: str, train_share: float, seed: int) -> None:
+def _validate(*, name: str, fmt: str, train_share: float, seed: int, prompt_variant: str) -> None:
     if not NAME_PATTERN.match(name or "") or len(name) > 100:
         raise InvalidInput("name must be 1-100 letters, digits, hyphens or underscores.", field="name")
     if fmt not in FORMATS:
         raise InvalidInput(f"Unknown format {fmt!r}; choose one of {', '.join(FORMATS)}.", field="format")
+    if prompt_variant not in PROMPT_VARIANTS:
+        raise InvalidInput(
+            f"Unknown prompt variant {prompt_variant!r}; choose one of {', '.join(PROMPT_VARIANTS)}.",
+            field="prompt_variant",
+        )
     if not 0 < train_share < 1:
         raise InvalidInput(
             f"train_share must be between 0 and 1, both excluded (got {train_share}).", field="train_share"
@@ -114,6 +120,7 @@ def dataset_export_submit(
     train_share: float = 0.8,
     seed: int = 42,
     balance_categories: bool = False,
+    prompt_variant: str = PromptVariant.FULL,
     requested_by=None,
     requested_by_key=None,
     scheduled: bool = False,
@@ -121,9 +128,11 @@ def dataset_export_submit(
 ) -> DatasetExport:
     """Create the next version of export `name` and write it now (`wait`) or on a worker after commit.
 
-    An empty selection is refused here, before any row or file exists.
+    `prompt_variant` is the system prompt every row carries: full (rubric and schema), or compact, for a
+    grader that is then served the compact prompt (its versions record the variant). An empty selection is
+    refused here, before any row or file exists.
     """
-    _validate(name=name, fmt=fmt, train_share=train_share, seed=seed)
+    _validate(name=name, fmt=fmt, train_share=train_share, seed=seed, prompt_variant=prompt_variant)
     filters = preference_filters(fmt, filters or ExportFilters())
     if not export_examples(filters=filters).exists():
         if filters.corrected_only:
@@ -141,6 +150,7 @@ def dataset_export_submit(
         seed=seed,
         balance_categories=balance_categories,
         prompt_version=PROMPT_VERSION,
+        prompt_variant=prompt_variant,
         requested_by=requested_by,
         requested_by_key=requested_by_key,
         scheduled=scheduled,

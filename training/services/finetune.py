@@ -1,6 +1,7 @@
 """Fine-tune runs: create (validated), execute (claim → train → merge → GGUF → Modelfile → register), fail,
 and cancel (retraining on schedule is in `finetune_schedule`, the checks of a run's inputs in
-`finetune_inputs`).
+`finetune_inputs`). In a run of several processes (`accelerate launch`) the main one executes; the others
+follow (`finetune_run_follow`): they train their share and write nothing.
 
 The training itself lives in `training.finetune` (the optional `[train]` extra) and is imported only when a
 run executes; creating a run checks that the extra is installed, so the command, the API and the admin say
@@ -43,6 +44,7 @@ from .finetune_inputs import (
     _base_run_checkpoint,
     _hyperparameters,
     _require_train_extra,
+    base_model_folder,
 )
 from .versions import model_version_register
 
@@ -51,6 +53,8 @@ logger = logging.getLogger(__name__)
 Method = FineTuneRun.Method
 LOG_LIMIT = 50_000  # characters of log kept on the row; the full log is train.log in the output directory
 TRAIN_PROGRESS_SHARE = 90  # percent of the bar the training steps fill; merging and GGUF take the rest
+# What the run trained on and how fast, stored on the row when it ends (device, GPU, precision also at start).
+RUN_RECORD_FIELDS = ("device", "gpu_name", "precision", "tokens_per_second", "peak_memory_mb")
 
 
 def _retrying_when_locked(write: Callable[[], Any]) -> Any:
@@ -87,7 +91,7 @@ def finetune_run_create(
     plumbing) and to LoRA otherwise.
     """
     _require_train_extra()
-    from ..finetune.backends import backend_unavailable_reason
+    from ..finetune.backends import backend_method_reason, backend_unavailable_reason
 
     reason = backend_unavailable_reason(backend)
     if reason:
@@ -112,7 +116,11 @@ def finetune_run_create(
             "with --format preference and train on that export.",
             field="method",
         )
-    if method == Method.QLORA:
+    reason = backend_method_reason(backend, method)
+    if reason:
+        raise InvalidInput(reason, field="method")
+    # Unsloth brings bitsandbytes itself; importing the trainer here would load transformers before unsloth.
+    if method == Method.QLORA and backend == FineTuneRun.Backend.TRL:
         from ..finetune.trainer import qlora_unavailable_reason
 
         reason = qlora_unavailable_reason()
@@ -194,6 +202,13 @@ class _RunLog:
             return "\n".join(self.lines)[-LOG_LIMIT:]
 
 
+def _runtime_fields(runtime: Any) -> dict[str, Any]:
+    """What the run trains on, as the row's fields (from `runstats.DeviceInfo`, known once training starts)."""
+    if runtime is None:
+        return {}
+    return {"device": runtime.device, "gpu_name": runtime.gpu_name, "precision": runtime.precision}
+
+
 def _progress_writer(claim: JobClaim, log: _RunLog) -> Callable[[Any], None]:
     def report(progress: Any) -> None:
         share = progress.step / progress.max_steps if progress.max_steps else 0.0
@@ -207,6 +222,7 @@ def _progress_writer(claim: JobClaim, log: _RunLog) -> Callable[[Any], None]:
                 loss=progress.loss if progress.loss is None or math.isfinite(progress.loss) else None,
                 metrics={"train_loss": progress.train_loss, "eval_loss": progress.eval_loss},
                 log=log.text(),
+                **_runtime_fields(getattr(progress, "runtime", None)),
             )
         )
 
@@ -239,6 +255,7 @@ def _train_settings(run: FineTuneRun) -> Any:
         max_length=values["max_length"],
         seed=values["seed"],
         gradient_checkpointing=values["gradient_checkpointing"],
+        backend=run.backend,
         evaluations=settings.FINETUNE_EVALUATIONS,
         eval_max_examples=settings.FINETUNE_EVAL_MAX_EXAMPLES,
     )
@@ -268,24 +285,12 @@ def _execute(claim: JobClaim, on_progress: Callable[[Any], None] | None = None) 
     log = _RunLog(out / "train.log")
     try:
         _require_train_extra()
-        from ..finetune.pipeline import FineTuneJob, run_finetune
-        from ..finetune.tiny import TinyShape
+        from ..finetune.pipeline import run_finetune
 
-        export = run.dataset_export
-        has_val = bool(export.val_count) and "val" in export.files
-        job = FineTuneJob(
-            train_path=dataset_export_file_path(export=export, file="train"),
-            val_path=dataset_export_file_path(export=export, file="val") if has_val else None,
-            fmt=export.format,
-            output_dir=out,
-            base_model=run.base_model,
-            init_tiny=run.init_tiny,
-            tiny_shape=TinyShape(vocab_size=settings.FINETUNE_TINY_VOCAB_SIZE),
-            gguf_dtype=settings.FINETUNE_GGUF_DTYPE,
-            llama_cpp_dir=settings.LLAMA_CPP_DIR,
-            temperature=settings.LLM_TEMPERATURE,
-        )
-        log(f"fine-tune run {run.pk}: {run.method} on {export} from {run.base_model}; output in {out}")
+        job = _job(run, out)
+        log(f"fine-tune run {run.pk}: {run.method} on {run.dataset_export} from {run.base_model}; output in {out}")
+        if not run.init_tiny and job.base_model != run.base_model:
+            log(f"base {run.base_model} from the Hugging Face cache: {job.base_model}")
         started = time.perf_counter()
         report = _progress_writer(claim, log)
         if on_progress is not None:
@@ -308,6 +313,41 @@ def _execute(claim: JobClaim, on_progress: Callable[[Any], None] | None = None) 
         if expected:
             return finetune_run_get(run_id=run_id)
         raise
+
+
+def _job(run: FineTuneRun, out: Path) -> Any:
+    """The pipeline's plain description of `run` (a hub base resolved to its local snapshot folder)."""
+    from ..finetune.pipeline import FineTuneJob
+    from ..finetune.tiny import TinyShape
+
+    export = run.dataset_export
+    has_val = bool(export.val_count) and "val" in export.files
+    return FineTuneJob(
+        train_path=dataset_export_file_path(export=export, file="train"),
+        val_path=dataset_export_file_path(export=export, file="val") if has_val else None,
+        fmt=export.format,
+        output_dir=out,
+        base_model="" if run.init_tiny else base_model_folder(run.base_model),
+        init_tiny=run.init_tiny,
+        tiny_shape=TinyShape(vocab_size=settings.FINETUNE_TINY_VOCAB_SIZE),
+        gguf_dtype=settings.FINETUNE_GGUF_DTYPE,
+        llama_cpp_dir=settings.LLAMA_CPP_DIR,
+        temperature=settings.LLM_TEMPERATURE,
+    )
+
+
+def finetune_run_follow(*, run_id: int) -> dict[str, Any]:
+    """Train `run_id` as a non-main process of a multi-process run (`accelerate launch ... finetune`): the
+    same job as the main process, which alone claims the row and writes progress, files and the version.
+    Returns the metrics this process saw."""
+    _require_train_extra()
+    from ..finetune.pipeline import run_finetune
+
+    run = finetune_run_get(run_id=run_id)
+    result = run_finetune(
+        _job(run, _output_dir(run)), _train_settings(run), report=lambda progress: None, log=lambda line: None
+    )
+    return result.metrics
 
 
 def _finish(claim: JobClaim, outputs: dict[str, str], metrics: dict[str, Any], log: _RunLog) -> FineTuneRun:
@@ -345,7 +385,12 @@ def _register(claim: JobClaim, outputs: dict[str, str], metrics: dict[str, Any],
         run.max_steps = max(run.max_steps, run.step)
         run.epoch = metrics.get("epochs", run.epoch)
         run.log = log.text()
-        claim.done("outputs", "metrics", "step", "max_steps", "epoch", "log")
+        run.device = metrics.get("device", run.device)
+        run.gpu_name = metrics.get("gpu_name", run.gpu_name)
+        run.precision = metrics.get("precision", run.precision)
+        run.tokens_per_second = metrics.get("tokens_per_second")
+        run.peak_memory_mb = metrics.get("peak_memory_mb")
+        claim.done("outputs", "metrics", "step", "max_steps", "epoch", "log", *RUN_RECORD_FIELDS)
     return run
 
 

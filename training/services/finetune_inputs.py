@@ -1,6 +1,7 @@
 """What a fine-tune run may be asked to do: the check that the `[train]` extra is installed, of its base
-model (a confined local directory, a cached Hugging Face id, or a finished run's merged model), and of its
-hyper-parameters against the defaults for its method. Pure checks: they raise InvalidInput, store nothing."""
+model (a confined local directory, a Hugging Face hub id fetched into the HF cache, or a finished run's merged
+model), and of its hyper-parameters against the defaults for its method. Checks: they raise InvalidInput and
+store no row (a hub base is downloaded into the HF cache, nothing else)."""
 
 from __future__ import annotations
 
@@ -45,30 +46,50 @@ def _require_train_extra() -> None:
 
 
 def _base_model_check(base_model: str) -> str:
-    """A local checkpoint directory, or a Hugging Face id already in the local cache (never downloaded)."""
+    """A local checkpoint directory (confined to the allowed folders), or a Hugging Face hub id (`org/name`,
+    `org/name@revision`) fetched into the HF cache now, before anything is stored: the stored base is then
+    the id pinned to the commit it resolved to, so the run (and a worker on another machine) trains on
+    exactly that snapshot."""
     base_model = base_model.strip()
     if not base_model:
         raise InvalidInput(
-            "Give a base model (a local directory or a cached Hugging Face id), or init_tiny.", field="base_model"
-        )
-    if looks_like_path(base_model):
-        path = path_confine(base_model, field="base_model")
-        if not path.is_dir():
-            raise InvalidInput(
-                f"Base model directory {base_model} does not exist in the allowed model folders.", field="base_model"
-            )
-        if not (path / "config.json").is_file():
-            raise InvalidInput(f"{path} has no config.json: not a Hugging Face model directory.", field="base_model")
-        return str(path)
-    from huggingface_hub import try_to_load_from_cache
-
-    if not isinstance(try_to_load_from_cache(base_model, "config.json"), str):
-        raise InvalidInput(
-            f"{base_model!r} is neither a local directory nor a Hugging Face model in the local cache; runs never "
-            f"download. Fetch it first (huggingface-cli download {base_model}) or give a directory.",
+            "Give a base model (a local directory or a Hugging Face id such as Qwen/Qwen2.5-0.5B-Instruct), "
+            "or init_tiny.",
             field="base_model",
         )
-    return base_model
+    from ..finetune.hub import HubBaseError, HubId, hub_snapshot, parse_hub_id
+
+    hub_id = parse_hub_id(base_model)
+    if hub_id is not None:
+        try:
+            snapshot = hub_snapshot(hub_id)
+        except HubBaseError as exc:
+            raise InvalidInput(str(exc), field="base_model") from None
+        return str(HubId(repo=hub_id.repo, revision=snapshot.name))
+    if not looks_like_path(base_model):
+        raise InvalidInput(
+            f"{base_model!r} is neither a model folder (an absolute path inside the allowed folders) nor a Hugging "
+            "Face hub id (org/name, optionally @revision).",
+            field="base_model",
+        )
+    path = path_confine(base_model, field="base_model")
+    if not path.is_dir():
+        raise InvalidInput(
+            f"Base model directory {base_model} does not exist in the allowed model folders.", field="base_model"
+        )
+    if not (path / "config.json").is_file():
+        raise InvalidInput(f"{path} has no config.json: not a Hugging Face model directory.", field="base_model")
+    return str(path)
+
+
+def base_model_folder(base_model: str) -> str:
+    """The local folder a run trains from: a hub id's snapshot in the HF cache (fetched again where it is
+    missing, e.g. on a worker of another machine; HubBaseError, a FineTuneError, when it can't be), else the
+    folder itself."""
+    from ..finetune.hub import hub_snapshot, parse_hub_id
+
+    hub_id = parse_hub_id(base_model)
+    return str(hub_snapshot(hub_id)) if hub_id is not None else base_model
 
 
 def _base_run_checkpoint(run_id: int) -> str:

@@ -11,7 +11,9 @@ so a round trip loses nothing; the import reads them when present. `legacy` writ
 
 from __future__ import annotations
 
+import functools
 import json
+import operator
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -20,10 +22,13 @@ from typing import Any, TextIO
 
 from django.contrib.auth import get_user_model
 from django.db import connections, router, transaction
-from django.db.models import QuerySet
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.backends.base.operations import BaseDatabaseOperations
+from django.db.models import Field, QuerySet
 from django.db.models.constants import OnConflict
 from django.utils import timezone
 
+from evaluation.llm.schema import grade_dump_json, is_grade_dump
 from ready4hire.errors import InvalidInput
 from ready4hire.validation import text_problem, texts_problem
 
@@ -141,26 +146,40 @@ def _number(record: Mapping[str, Any], name: str, default: float | None) -> floa
     return float(value)
 
 
-def _review_fields_read(example: TrainingExample, record: Mapping[str, Any]) -> None:
+def _review_fields_read(row: dict[str, Any], record: Mapping[str, Any], reviewers: dict[str, int | None]) -> None:
     """What the full export adds beyond the label and the review state: who reviewed and when, whether a
-    program decided, the machine's original score, the other graders' opinions and their spread."""
+    program decided, the machine's original score, the other graders' opinions and their spread.
+    `reviewers` remembers the user ids of the names already looked up."""
+    row["reviewed_by_id"] = None
     if record.get("reviewed_by"):
-        user_model = get_user_model()
         name = _string(record, "reviewed_by")
-        example.reviewed_by = user_model.objects.filter(**{user_model.USERNAME_FIELD: name}).first()
-    if record.get("reviewed_at"):
-        example.reviewed_at = _created_at(record["reviewed_at"])
-    example.decided_automatically = record.get("decided_automatically") is True
-    example.original_score = _number(record, "original_score", example.original_score)
+        if name not in reviewers:
+            user_model = get_user_model()
+            users = user_model.objects.filter(**{user_model.USERNAME_FIELD: name})
+            reviewers[name] = users.values_list("pk", flat=True).first()
+        row["reviewed_by_id"] = reviewers[name]
+    row["reviewed_at"] = _created_at(record["reviewed_at"]) if record.get("reviewed_at") else None
+    row["decided_automatically"] = record.get("decided_automatically") is True
+    row["original_score"] = _number(record, "original_score", row["original_score"])
     opinions = record.get("opinions") or {}
     if not isinstance(opinions, dict) or not all(isinstance(v, int | float) for v in opinions.values()):
         raise _LineError("opinions must map grader names to scores.")
-    example.opinions = opinions
-    example.disagreement = _number(record, "disagreement", 0.0)
-    example.uncertainty = _number(record, "uncertainty", 0.0)
+    row["opinions"] = opinions
+    row["disagreement"] = _number(record, "disagreement", 0.0)
+    row["uncertainty"] = _number(record, "uncertainty", 0.0)
 
 
-def _example_from_line(line: str) -> TrainingExample:
+def _grade_read(data: Any, *, field: str) -> dict[str, Any]:
+    """The grade in `data` as the model dumps it. A grade that already is such a dump (every line an export
+    wrote) is taken as it is: the model would return an equal dict with the same types."""
+    if is_grade_dump(data):
+        return data
+    return label_validate(data, field=field).model_dump()
+
+
+def _row_from_line(line: str, reviewers: dict[str, int | None]) -> dict[str, Any]:
+    """The example a line holds, as its model fields' values by attname (the fields it does not name keep
+    their defaults), checked as the model, the database and the API would check them."""
     try:
         record = json.loads(line)
     except json.JSONDecodeError as exc:
@@ -169,112 +188,195 @@ def _example_from_line(line: str) -> TrainingExample:
         raise _LineError("not a JSON object.")
     _check_storable(record, line)
     try:
-        grade = label_validate({name: record.get(name) for name in LABEL_FIELDS if name in record}, field="")
-        example = TrainingExample(
-            question=_string(record, "question"),
-            answer=_string(record, "answer"),
-            expected_concepts=_string_list(record, "expected_concepts"),
-            keywords=_string_list(record, "keywords"),
-            category=_string(record, "category", "technical"),
-            difficulty=_string(record, "difficulty", "mid"),
-            role=_string(record, "role"),
-            language=_string(record, "language", "es"),
-            label=grade.model_dump(),
-            score=grade.score,
-            source=_string(record, "evaluation_source", TrainingExample.Source.LLM),
-            model=_string(record, "model_used"),
-            prompt_version=_string(record, "prompt_version"),
-            review_status=_string(record, "review_status", TrainingExample.ReviewStatus.PENDING),
-            review_note=_string(record, "review_note"),
-            created_at=_created_at(record.get("created_at")),
-        )
+        label = _grade_read({name: record.get(name) for name in LABEL_FIELDS if name in record}, field="")
+        row: dict[str, Any] = {
+            "question": _string(record, "question"),
+            "answer": _string(record, "answer"),
+            "expected_concepts": _string_list(record, "expected_concepts"),
+            "keywords": _string_list(record, "keywords"),
+            "category": _string(record, "category", "technical"),
+            "difficulty": _string(record, "difficulty", "mid"),
+            "role": _string(record, "role"),
+            "language": _string(record, "language", "es"),
+            "label": label,
+            "score": label["score"],
+            "source": _string(record, "evaluation_source", TrainingExample.Source.LLM),
+            "model": _string(record, "model_used"),
+            "prompt_version": _string(record, "prompt_version"),
+            "review_status": _string(record, "review_status", TrainingExample.ReviewStatus.PENDING),
+            "review_note": _string(record, "review_note"),
+            "created_at": _created_at(record.get("created_at")),
+            "original_label": None,
+            "original_score": None,
+        }
         snapshot_validate(
-            question=example.question,
-            answer=example.answer,
-            category=example.category,
-            difficulty=example.difficulty,
-            language=example.language,
-            source=example.source,
+            question=row["question"],
+            answer=row["answer"],
+            category=row["category"],
+            difficulty=row["difficulty"],
+            language=row["language"],
+            source=row["source"],
         )
-        if example.review_status not in REVIEW_STATUSES:
-            raise _LineError(f"unknown review_status {example.review_status!r}.")
+        if row["review_status"] not in REVIEW_STATUSES:
+            raise _LineError(f"unknown review_status {row['review_status']!r}.")
         if record.get("original_label") is not None:
-            example.original_label = label_validate(record["original_label"], field="original_label").model_dump()
-            example.original_score = example.original_label["score"]
-        _review_fields_read(example, record)
+            row["original_label"] = _grade_read(record["original_label"], field="original_label")
+            row["original_score"] = row["original_label"]["score"]
+        _review_fields_read(row, record, reviewers)
     except InvalidInput as exc:
         raise _LineError(str(exc)) from None
-    _check_lengths(example)
-    example.content_hash = content_hash(question=example.question, answer=example.answer)
-    return example
+    _check_lengths(row)
+    row["content_hash"] = content_hash(question=row["question"], answer=row["answer"])
+    return row
 
 
 # What any string of a line that `texts_problem` refuses must show in the line's own text: an escape that can
-# decode to a control character or a surrogate (\\u, \\b, \\f), such a character itself, or a string
-# of white space only. A line without any of them (nearly every line) skips the walk through its record.
-_MAYBE_UNSTORABLE = re.compile(
-    r'\\[ubf]|[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]|"(?:[\s\u200b-\u200d\u2060\ufeff]|\\[nrt])+"'
-)
+# decode to a control character or a surrogate (\\u, \\b, \\f), such a character itself, or a string that
+# starts with white space, an invisible character or an escape (as any string of white space only does).
+# A line without any of them (nearly every line) skips the walk through its record. Three patterns rather
+# than one alternation: `re` skips to a literal first character at C speed but tries an alternation at
+# every position; and a printable line has no control character or surrogate to look for.
+_ESCAPE = re.compile(r"\\[ubf]")
+_BLANK_START = re.compile(r'"[\s\u200b-\u200d\u2060\ufeff\\]')
+_CONTROL_OR_SURROGATE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def _maybe_unstorable(line: str) -> bool:
+    return bool(
+        _ESCAPE.search(line)
+        or _BLANK_START.search(line)
+        or (not line.rstrip("\r\n").isprintable() and _CONTROL_OR_SURROGATE.search(line))
+    )
 
 
 def _check_storable(record: dict[str, Any], line: str) -> None:
     """The API's text rules, so a line the database would refuse (NUL, a lone surrogate) is reported as a bad
     line here rather than failing its whole batch at insert time."""
-    if _MAYBE_UNSTORABLE.search(line) and (found := texts_problem(record)):
+    suspect = _maybe_unstorable(line)
+    if suspect and (found := texts_problem(record)):
         path, problem = found
         raise _LineError(f"{path or 'a field name'} {problem}.")
     for name in ("question", "answer"):
         value = record.get(name)
-        if isinstance(value, str) and (problem := text_problem(value)):
+        # Unless the line is suspect, its strings are storable and visible: only "" can be refused.
+        if isinstance(value, str) and (suspect or not value) and (problem := text_problem(value)):
             raise _LineError(f"{name} {problem}.")
 
 
-def _check_lengths(example: TrainingExample) -> None:
-    for model_field in TrainingExample._meta.concrete_fields:
-        limit = getattr(model_field, "max_length", None)
-        value = getattr(example, model_field.attname)
-        if limit and isinstance(value, str) and len(value) > limit:
-            raise _LineError(f"{model_field.name} must be at most {limit} characters (got {len(value)}).")
+# The text columns with a length limit, in the model's order (the first too long is the one reported).
+_LENGTH_LIMITS = tuple(
+    (field.attname, field.name, field.max_length)
+    for field in TrainingExample._meta.concrete_fields
+    if getattr(field, "max_length", None)
+)
 
 
-def _insert(batch: dict[str, TrainingExample], report: ImportReport) -> None:
+def _check_lengths(row: dict[str, Any]) -> None:
+    for attname, name, limit in _LENGTH_LIMITS:
+        value = row.get(attname)
+        if isinstance(value, str) and len(value) > limit:
+            raise _LineError(f"{name} must be at most {limit} characters (got {len(value)}).")
+
+
+def _insert(batch: dict[str, dict[str, Any]], report: ImportReport) -> None:
     with transaction.atomic():
-        existing = set(
-            TrainingExample.objects.filter(content_hash__in=list(batch)).values_list("content_hash", flat=True)
-        )
-        new = [example for digest, example in batch.items() if digest not in existing]
+        existing = _stored_hashes(list(batch))
+        new = [row for digest, row in batch.items() if digest not in existing]
         _rows_insert(new)
     report.duplicates += len(existing)
     report.imported += len(new)
 
 
-def _rows_insert(examples: list[TrainingExample]) -> None:
-    """What `bulk_create(examples, ignore_conflicts=True)` stores, in one `executemany`: bulk_create compiles
-    a statement of a few dozen rows at a time, field by field, and that cost most of an import's time. The
-    fields still prepare every value, exactly as bulk_create has them do.
+_json_str = json.encoder.encode_basestring_ascii  # what json.dumps writes for a str
+
+
+def _json_dumps(value: Any) -> str:
+    """`json.dumps(value)` of the values an import stores as JSON, faster for the usual ones (json sets its
+    encoder up on every call, which costs more than writing a short list or a grade)."""
+    if type(value) is list and all(type(item) is str for item in value):
+        return "[" + ", ".join(map(_json_str, value)) + "]"
+    if is_grade_dump(value):
+        return grade_dump_json(value)
+    return json.dumps(value)
+
+
+def _stored_hashes(digests: list[str]) -> set[str]:
+    """Which of `digests` are stored already, by one plain query: `filter(content_hash__in=...)` prepares each
+    of a batch's thousand parameters through the field, which cost more than the query."""
+    connection = connections[router.db_for_write(TrainingExample)]
+    column = connection.ops.quote_name(TrainingExample._meta.get_field("content_hash").column)
+    table = connection.ops.quote_name(TrainingExample._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {column} FROM {table} WHERE {column} IN ({', '.join(['%s'] * len(digests))})", digests)
+        return {digest for (digest,) in cursor.fetchall()}
+
+
+# Field kinds whose get_db_prep_save returns the values an import gives them unchanged: text for text,
+# floats for floats, booleans for booleans (a relation's id, an int or None, likewise).
+_PASSED_THROUGH = frozenset({"CharField", "TextField", "FloatField", "BooleanField"})
+
+
+def _value_preparer(field: Field, connection: BaseDatabaseWrapper) -> Callable[[Any], Any] | None:
+    """What `field.get_db_prep_save(value, connection)` does to the values an import gives `field`, decided once
+    per batch; None when it returns them unchanged."""
+    kind = field.get_internal_type()
+    if kind == "JSONField":  # its get_db_prep_save: None stays SQL NULL, anything else is adapted as JSON
+        adapt, encoder = connection.ops.adapt_json_value, field.encoder
+        if encoder is None and type(connection.ops).adapt_json_value is BaseDatabaseOperations.adapt_json_value:
+            return lambda value: None if value is None else _json_dumps(value)  # what adapt returns (SQLite)
+        return lambda value: None if value is None else adapt(value, encoder)
+    if kind in _PASSED_THROUGH or field.is_relation:
+        return None
+    if kind == "DateTimeField":
+        # The import's times are aware (a naive one is read as UTC), which the field's get_prep_value returns as
+        # they are: what remains is the backend's adaptation.
+        return connection.ops.adapt_datetimefield_value
+    prepare = functools.partial(field.get_db_prep_save, connection=connection)
+    return lambda value: None if value is None else prepare(value)  # as Django's fields do, None stays NULL
+
+
+def _rows_insert(rows: list[dict[str, Any]]) -> None:
+    """What `bulk_create([TrainingExample(**row) for row in rows], ignore_conflicts=True)` stores, in one
+    `executemany` of parameter tuples built here: bulk_create compiles a statement of a few dozen rows at a
+    time, field by field, and a model instance per row costs more than its values. How each field prepares
+    its values (`get_db_prep_save`) is decided once per batch; the fields a line does not set take their
+    defaults, prepared once per batch too (every field with a callable default, such as created_at, is set
+    from the line).
 
     Ignoring conflicts keeps a row that another process collected since the duplicate check from failing
     the batch; that rare row is then counted as imported rather than as a duplicate."""
-    if not examples:
+    if not rows:
         return
     connection = connections[router.db_for_write(TrainingExample)]
     ops, meta = connection.ops, TrainingExample._meta
     fields = [field for field in meta.concrete_fields if not field.primary_key and not field.generated]
+    given = [field for field in fields if field.attname in rows[0]]
+    defaulted = [field for field in fields if field.attname not in rows[0]]
+    columns = [*given, *defaulted]
     sql = " ".join(
         part
         for part in (
             ops.insert_statement(on_conflict=OnConflict.IGNORE),
             ops.quote_name(meta.db_table),
-            f"({', '.join(ops.quote_name(field.column) for field in fields)})",
-            f"VALUES ({', '.join(['%s'] * len(fields))})",
-            ops.on_conflict_suffix_sql(fields, OnConflict.IGNORE, None, None),
+            f"({', '.join(ops.quote_name(field.column) for field in columns)})",
+            f"VALUES ({', '.join(['%s'] * len(columns))})",
+            ops.on_conflict_suffix_sql(columns, OnConflict.IGNORE, None, None),
         )
         if part
     )
-    values = [
-        tuple(field.get_db_prep_save(field.pre_save(example, True), connection) for field in fields)
-        for example in examples
+    read = operator.itemgetter(*(field.attname for field in given))
+    preparers = [
+        (index, prepare)
+        for index, field in enumerate(given)
+        if (prepare := _value_preparer(field, connection)) is not None
     ]
+    defaults = tuple(field.get_db_prep_save(field.get_default(), connection) for field in defaulted)
+    values = []
+    for row in rows:
+        params = list(read(row))
+        for index, prepare in preparers:
+            params[index] = prepare(params[index])
+        values.append((*params, *defaults))
     with connection.cursor() as cursor:
         cursor.executemany(sql, values)
 
@@ -295,7 +397,8 @@ def examples_import(
     if batch_size < 1:
         raise InvalidInput("batch_size must be at least 1.", field="batch_size")
     report = ImportReport()
-    batch: dict[str, TrainingExample] = {}
+    batch: dict[str, dict[str, Any]] = {}  # the rows to insert, by content hash
+    reviewers: dict[str, int | None] = {}  # the batch's reviewer names looked up so far
     for line_number, raw in enumerate(lines, start=1):
         try:
             line = raw.decode("utf-8") if isinstance(raw, bytes) else raw
@@ -307,17 +410,17 @@ def examples_import(
             continue
         report.lines += 1
         try:
-            example = _example_from_line(line)
+            row = _row_from_line(line, reviewers)
         except _LineError as exc:
             report.add_error(line_number, str(exc))
             continue
-        if example.content_hash in batch:
+        if row["content_hash"] in batch:
             report.duplicates += 1
             continue
-        batch[example.content_hash] = example
+        batch[row["content_hash"]] = row
         if len(batch) >= batch_size:
             _insert(batch, report)
-            batch = {}
+            batch, reviewers = {}, {}
             if on_progress:
                 on_progress(report)
     if batch:

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from evaluation.batch import Outcome, batch_map, in_input_order
+from evaluation.choices import PromptVariant
 from evaluation.llm.clients import LLMError, OllamaClient
 from evaluation.llm.parsing import OutputError, extract_json_object, normalise_grade
 from evaluation.llm.prompts import build_messages
@@ -22,6 +23,7 @@ from ready4hire.errors import DomainError
 
 from ..models import Modelfile
 from ..selectors.modelfiles import modelfile_newest_named
+from ..selectors.versions import model_prompt_variant
 from .modelfile_jobs import modelfile_job_claim, modelfile_job_finish, modelfile_progress_saver
 from .ollama_models import ollama_admin_client, ollama_errors, ollama_full_name
 
@@ -119,13 +121,13 @@ class ValidationReport:
         }
 
 
-def _grade_probe(client: OllamaClient, probe: Probe) -> ProbeResult:
+def _grade_probe(client: OllamaClient, probe: Probe, prompt_variant: str = PromptVariant.FULL) -> ProbeResult:
     """One probe graded as the live grader asks (same prompt, schema and options), without its re-ask: the
     validation measures what the model gets right the first time."""
     result = ProbeResult(probe=probe.key, language=probe.request.language, quality=probe.quality)
     try:
         reply = client.chat(
-            build_messages(probe.request),
+            build_messages(probe.request, prompt_variant),
             schema=grade_json_schema(),
             temperature=settings.LLM_TEMPERATURE,
             num_predict=settings.LLM_NUM_PREDICT,
@@ -146,13 +148,18 @@ def _grade_probe(client: OllamaClient, probe: Probe) -> ProbeResult:
 
 
 def ollama_model_validate(
-    *, name: str, on_progress: Callable[[int, int], None] | None = None, concurrency: int | None = None
+    *,
+    name: str,
+    on_progress: Callable[[int, int], None] | None = None,
+    concurrency: int | None = None,
+    prompt_variant: str = PromptVariant.FULL,
 ) -> ValidationReport:
     """Grade the probe set with model `name` on the configured server and report the JSON and schema rates.
 
     Schema-valid means what the live grader accepts (`parse_grade`'s shape check; out-of-range numbers are
     clamped there, not refused). A model the server does not list fails without grading anything.
     `concurrency` probes are kept in flight (default LLM_CONCURRENCY); results keep the probe set's order.
+    `prompt_variant`: the system prompt the model is sent, as the live grader sends it (its version's).
     """
     with ollama_admin_client() as admin, ollama_errors(f"Validating {name} on {admin.base_url} failed"):
         present = ollama_full_name(name) in {ollama_full_name(model.name) for model in admin.list_models()}
@@ -186,7 +193,10 @@ def ollama_model_validate(
                 on_progress(len(report.results), len(probes))
 
         batch_map(
-            lambda probe: _grade_probe(client, probe), probes, concurrency=concurrency, on_done=in_input_order(collect)
+            lambda probe: _grade_probe(client, probe, prompt_variant),
+            probes,
+            concurrency=concurrency,
+            on_done=in_input_order(collect),
         )
     return report
 
@@ -196,7 +206,10 @@ def modelfile_validate(*, modelfile_id: int, concurrency: int | None = None) -> 
     modelfile = modelfile_job_claim(modelfile_id)
     try:
         report = ollama_model_validate(
-            name=modelfile.name, on_progress=modelfile_progress_saver(modelfile, 10, 95), concurrency=concurrency
+            name=modelfile.name,
+            on_progress=modelfile_progress_saver(modelfile, 10, 95),
+            concurrency=concurrency,
+            prompt_variant=model_prompt_variant(modelfile.name),  # a compact version is asked with its prompt
         )
     except DomainError as exc:
         modelfile_job_finish(modelfile, error=str(exc))
@@ -214,5 +227,5 @@ def model_validate(*, name: str, concurrency: int | None = None) -> ValidationRe
     """Validate a server model by name (`validate_model`); the newest Modelfile of that name keeps the report."""
     modelfile = modelfile_newest_named(name=name)
     if modelfile is None:
-        return ollama_model_validate(name=name, concurrency=concurrency)
+        return ollama_model_validate(name=name, concurrency=concurrency, prompt_variant=model_prompt_variant(name))
     return modelfile_validate(modelfile_id=modelfile.pk, concurrency=concurrency)

@@ -22,7 +22,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from evaluation.llm.prompts import build_system_prompt
+from evaluation.choices import PromptVariant
+from evaluation.llm.prompts import build_system_prompt, prompt_version_for
 from evaluation.llm.schema import LANGUAGES, PROMPT_VERSION
 from ready4hire.errors import InvalidInput, NotFound
 from ready4hire.paths import looks_like_path, path_confine
@@ -167,7 +168,8 @@ def few_shot_pairs(*, export: DatasetExport, count: int, language: str) -> list[
     One streamed pass: each score range keeps a seeded reservoir sample of `count` pairs (memory does not grow
     with the file), then the ranges give one pair each in turn, lowest first, so the examples show the whole
     scale. The export's seed makes it deterministic: the same file gives the same pairs. Only records whose
-    system prompt is the current one in `language` qualify: the pairs must match what the model is served.
+    system prompt is the current one in `language` (of the export's prompt variant) qualify: the pairs must
+    match what the model is served.
     """
     if export.status != JobStatus.DONE:
         raise InvalidInput(
@@ -183,7 +185,7 @@ def few_shot_pairs(*, export: DatasetExport, count: int, language: str) -> list[
         path = dataset_export_file_path(export=export, file="train")
     except NotFound as exc:
         raise InvalidInput(str(exc), field="dataset_export_id") from None
-    system_prompt = build_system_prompt(language)
+    system_prompt = build_system_prompt(language, export.prompt_variant)
     rng = random.Random(f"few-shot:{export.seed}:{language}")
     reservoirs: list[list[tuple[str, str]]] = [[] for _ in SCORE_BUCKETS]
     seen = [0] * len(SCORE_BUCKETS)
@@ -272,7 +274,8 @@ def modelfile_build(
 ) -> Modelfile:
     """Build and store a Modelfile; write it to `write_to`; queue its push (then validation) when asked.
 
-    `system` empty: the grading instructions and schema of the current prompt version in `language`.
+    `system` empty: the grading instructions and schema of the current prompt version in `language`; the
+    compact prompt instead when the export was written with it (a model trained on it is served it).
     `few_shot` (default 3 with an export): MESSAGE pairs drawn from the export's train file; fewer when the
     export has fewer in that language (the row's `few_shot` says how many were used).
     """
@@ -299,12 +302,13 @@ def modelfile_build(
     base = str(base_path) if base_path else base
     adapter = str(adapter_path) if adapter_path else adapter
     messages = few_shot_pairs(export=export, count=wanted, language=language) if export and wanted else []
+    variant = export.prompt_variant if export is not None else PromptVariant.FULL
     spec = ModelfileSpec(
         from_=base,
         adapter=adapter or None,
         parameters=_parameter_lines(checked_parameters),
         template=template or None,
-        system=system or build_system_prompt(language),
+        system=system or build_system_prompt(language, variant),
         messages=[turn for user, assistant in messages for turn in (("user", user), ("assistant", assistant))],
         license=license or None,
     )
@@ -323,7 +327,7 @@ def modelfile_build(
             dataset_export=export,
             few_shot=len(messages),
             language=language,
-            prompt_version=PROMPT_VERSION,
+            prompt_version=prompt_version_for(variant),
             content=content,
             requested_by=requested_by,
             requested_by_key=requested_by_key,

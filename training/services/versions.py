@@ -12,6 +12,7 @@ from django.contrib.admin.models import CHANGE, LogEntry
 from django.db import transaction
 from django.utils import timezone
 
+from evaluation.choices import PROMPT_VARIANTS, PromptVariant
 from evaluation.models import ApiKey
 from ready4hire.errors import Conflict, InvalidInput
 
@@ -49,9 +50,20 @@ def model_version_register(
     category: str = ModelVersion.Category.ALL,
     status: str = ModelVersion.Status.DRAFT,
     origin: str = "",
+    prompt_variant: str | None = None,
 ) -> ModelVersion:
     """Create the next version (v1, v2, …) of `name`; concurrent registrations each get their own number, and
-    a number is never given twice, even after its version was deleted."""
+    a number is never given twice, even after its version was deleted.
+
+    `prompt_variant` is the system prompt it was trained with, which the router, the Modelfile and comparisons
+    send it; by default its dataset export's (a fine-tune run's version: the prompt in the rows it learned)."""
+    if prompt_variant is None:
+        prompt_variant = dataset_export.prompt_variant if dataset_export is not None else PromptVariant.FULL
+    if prompt_variant not in PROMPT_VARIANTS:
+        raise InvalidInput(
+            f"Unknown prompt variant {prompt_variant!r}; choose one of {', '.join(PROMPT_VARIANTS)}.",
+            field="prompt_variant",
+        )
     return versioned_create(
         ModelVersion,
         series={"name": name},
@@ -65,6 +77,7 @@ def model_version_register(
         category=category,
         status=status,
         origin=origin,
+        prompt_variant=prompt_variant,
     )
 
 

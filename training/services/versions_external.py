@@ -16,6 +16,7 @@ from pathlib import Path
 from django.conf import settings
 from django.db import transaction
 
+from evaluation.choices import PROMPT_VARIANTS
 from ready4hire.errors import InvalidInput
 from ready4hire.paths import looks_like_path, path_confine
 
@@ -76,18 +77,29 @@ def _converted(folder: Path, name: str) -> Path:
 
 
 def model_version_register_external(
-    *, name: str, source: str, dataset_export_id: int, category: str = ModelVersion.Category.ALL
+    *,
+    name: str,
+    source: str,
+    dataset_export_id: int,
+    category: str = ModelVersion.Category.ALL,
+    prompt_variant: str | None = None,
 ) -> ModelVersion:
     """Register a model trained elsewhere as the next version of `name`, trained on `dataset_export_id`.
 
     `source` is a GGUF file, a Hugging Face folder (converted to GGUF first) or an Ollama model name (served
-    as it is, so the version starts as created on the server).
+    as it is, so the version starts as created on the server). `prompt_variant`: the system prompt it was
+    trained with, which grading sends it (default: the dataset export's).
     """
     if not NAME_PATTERN.match(name or ""):
         raise InvalidInput("name must be 1-100 letters, digits, hyphens or underscores.", field="name")
     if category not in ModelVersion.Category.values:
         raise InvalidInput(
             f"Unknown category {category!r}: use one of {', '.join(ModelVersion.Category.values)}.", field="category"
+        )
+    if prompt_variant is not None and prompt_variant not in PROMPT_VARIANTS:
+        raise InvalidInput(
+            f"Unknown prompt variant {prompt_variant!r}; choose one of {', '.join(PROMPT_VARIANTS)}.",
+            field="prompt_variant",
         )
     export = _dataset(dataset_export_id)
     source = (source or "").strip()
@@ -110,7 +122,7 @@ def model_version_register_external(
         )
     try:
         with transaction.atomic():
-            version = model_version_register(name=name, dataset_export=export, **fields)
+            version = model_version_register(name=name, dataset_export=export, prompt_variant=prompt_variant, **fields)
     except BaseException:
         if converted is not None:  # no GGUF of a version that was never registered stays behind
             shutil.rmtree(converted.parent, ignore_errors=True)

@@ -14,23 +14,18 @@ from tqdm import tqdm
 
 from evaluation.batch import add_concurrency_argument
 from ready4hire.errors import DomainError
-from training.comparison_report import TABLE_COLUMNS
+from training.comparison_report import ESTIMATE_NOTE, TABLE_COLUMNS, table_cell
 from training.management.dataset_option import dataset_export_option
 from training.models import TrainingExample
 from training.services import comparison_create_and_run
 
 
-def _cell(value: float | None, kind: str) -> str:
-    if value is None:
-        return "—"
-    return {"pct": f"{value:.1%}", "num": f"{value:.3f}", "int": f"{value:.0f}"}[kind]
-
-
 def comparison_table(report: dict[str, Any]) -> str:
-    """The report as a plain-text table, one row per model, then each candidate's improvement and gate."""
+    """The report as a plain-text table, one row per model (with what a grade cost it: latency, prompt tokens,
+    and the system prompt it was sent), then each candidate's improvement and gate."""
     header = ["model", *(title for title, _, _ in TABLE_COLUMNS)]
     rows = [
-        [label, *(_cell(figures.get(key), kind) for _, key, kind in TABLE_COLUMNS)]
+        [label, *(table_cell(figures, key, kind) for _, key, kind in TABLE_COLUMNS)]
         for label, figures in report["models"].items()
     ]
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
@@ -38,6 +33,8 @@ def comparison_table(report: dict[str, Any]) -> str:
         "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
         for row in [header, *rows]
     ]
+    if any(figures.get("prompt_tokens_source") == "estimate" for figures in report["models"].values()):
+        lines.append(ESTIMATE_NOTE)
     for label, improvement in report["improvement"].items():
         qwk, mae = improvement["qwk"], improvement["mae"]
         low, high = qwk["relative_ci"]

@@ -6,6 +6,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from evaluation.choices import PROMPT_VARIANTS, PromptVariant
 from ready4hire.errors import DomainError
 from training.exports.filters import MIN_SCORE_HELP, ExportFilters
 from training.formats import FORMATS
@@ -43,6 +44,14 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--name", default="ready4hire", help="Dataset name; each export is its next version.")
         parser.add_argument("--format", choices=FORMATS, default="messages", help="Record format (default messages).")
+        parser.add_argument(
+            "--prompt",
+            dest="prompt_variant",
+            choices=PROMPT_VARIANTS,
+            default=PromptVariant.FULL,
+            help="The system prompt in every row: full (rubric and JSON Schema, default) or compact (a few "
+            "sentences, for a grader fine-tuned on it; its versions are then served the compact prompt).",
+        )
         parser.add_argument("--train-split", type=float, default=0.8, help="Share of examples that train (0-1).")
         parser.add_argument("--seed", type=int, default=42, help="Same rows, filters and seed: byte-identical files.")
         parser.add_argument(
@@ -70,7 +79,12 @@ class Command(BaseCommand):
         if options["preview"] is not None:
             if options["preview"] < 1:
                 raise CommandError("--preview: give the number of examples to print, 1 or more.")
-            records = dataset_preview(fmt=options["format"], filters=filters, limit=options["preview"])
+            records = dataset_preview(
+                fmt=options["format"],
+                filters=filters,
+                limit=options["preview"],
+                prompt_variant=options["prompt_variant"],
+            )
             if not records:
                 raise CommandError(f"No examples match the filters ({filters.describe()}).")
             for record in records:
@@ -85,6 +99,7 @@ class Command(BaseCommand):
                 train_share=options["train_split"],
                 seed=options["seed"],
                 balance_categories=options["balance_categories"],
+                prompt_variant=options["prompt_variant"],
                 wait=True,
             )
         except DomainError as exc:
@@ -92,9 +107,10 @@ class Command(BaseCommand):
         if export.status != JobStatus.DONE:
             raise CommandError(f"Export {export} failed: {export.error}")
 
+        prompt = f", {export.prompt_variant} prompt" if export.prompt_variant != PromptVariant.FULL else ""
         self.stdout.write(
             self.style.SUCCESS(
-                f"Exported {export.name} version {export.version} ({export.format}). Dataset export id "
+                f"Exported {export.name} version {export.version} ({export.format}{prompt}). Dataset export id "
                 f"{export.pk}: use it with --dataset {export.pk}."
             )
         )
@@ -117,6 +133,7 @@ class Command(BaseCommand):
             "format": "--format",
             "train_share": "--train-split",
             "seed": "--seed",
+            "prompt_variant": "--prompt",
             "min_score": "--min-score",
             "filters": "filters",
             **{field: f"--{option}" for option, field in LIST_OPTIONS.items()},

@@ -1,4 +1,9 @@
-"""`manage.py finetune`: fine-tune a grader on a finished dataset export and register the model version."""
+"""`manage.py finetune`: fine-tune a grader on a finished dataset export and register the model version.
+
+Under `accelerate launch` (several processes, e.g. one per GPU) the main process creates the run and tells
+the others its id; they train their share (`finetune_run_follow`) and only the main process writes the row,
+the files and the version, and prints the report.
+"""
 
 from __future__ import annotations
 
@@ -10,12 +15,30 @@ from django.db import OperationalError, connection
 from tqdm import tqdm
 
 from ready4hire.errors import DomainError
+from training.finetune.errors import FineTuneError
+from training.finetune.processes import is_main_process, share_from_main, world_size
 from training.management.dataset_option import dataset_export_option
 from training.models import FineTuneRun, JobStatus
 from training.selectors.finetune import finetune_run_get
-from training.services.finetune import finetune_run_create, finetune_run_execute, finetune_run_fail
+from training.services.finetune import (
+    finetune_run_create,
+    finetune_run_execute,
+    finetune_run_fail,
+    finetune_run_follow,
+)
 
 POLL_SECONDS = 0.5
+
+
+def run_hardware(run: FineTuneRun) -> str:
+    """'cuda (2 × NVIDIA H100 80GB HBM3), bf16' / 'cpu, fp32'."""
+    device = run.device or "?"
+    if run.gpu_name:
+        device += f" ({run.gpu_name})"
+    processes = run.metrics.get("processes", 1)
+    return (
+        device + (f", {run.precision}" if run.precision else "") + (f", {processes} processes" if processes > 1 else "")
+    )
 
 
 class Command(BaseCommand):
@@ -28,7 +51,11 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--dataset", type=int, required=True, help="The dataset export id.")
         start = parser.add_mutually_exclusive_group(required=True)
-        start.add_argument("--base", help="A local model directory or a Hugging Face id in the local cache.")
+        start.add_argument(
+            "--base",
+            help="A local model directory, or a Hugging Face hub id (org/name or org/name@revision), fetched into "
+            "the HF cache before the run is stored (HF_HUB_OFFLINE: from the cache only).",
+        )
         start.add_argument("--init-tiny", action="store_true", help="Start from a tiny random-initialised Llama.")
         start.add_argument(
             "--base-run", type=int, help="Start from the merged model of a finished run (e.g. DPO after SFT)."
@@ -75,24 +102,43 @@ class Command(BaseCommand):
             "seed": options["seed"],
             "gradient_checkpointing": options["gradient_checkpointing"] or None,
         }
+        processes = world_size()
+        if processes > 1 and options["queue"]:
+            raise CommandError("--queue hands the run to a worker: run it without accelerate launch.")
+        run = None
         try:
-            run = finetune_run_create(
-                dataset_export_id=dataset_export_option(options["dataset"]),
-                base_model=options["base"] or "",
-                init_tiny=options["init_tiny"],
-                base_run_id=options["base_run"],
-                backend=options["backend"],
-                method=options["method"],
-                hyperparameters={key: value for key, value in hyperparameters.items() if value is not None},
-                output_dir=options["output_dir"],
-                enqueue=options["queue"],
-            )
+            if is_main_process():
+                run = finetune_run_create(
+                    dataset_export_id=dataset_export_option(options["dataset"]),
+                    base_model=options["base"] or "",
+                    init_tiny=options["init_tiny"],
+                    base_run_id=options["base_run"],
+                    backend=options["backend"],
+                    method=options["method"],
+                    hyperparameters={key: value for key, value in hyperparameters.items() if value is not None},
+                    output_dir=options["output_dir"],
+                    enqueue=options["queue"],
+                )
         except DomainError as exc:
             raise CommandError(str(exc)) from None
+        finally:
+            # The other processes wait for the run's id (None: the main process refused it and says why).
+            run_id = share_from_main(run.pk if run is not None else None)
+        if run is None:
+            if run_id is None:
+                raise CommandError("The main process refused the run (its output says why).")
+            try:
+                finetune_run_follow(run_id=run_id)
+            except (DomainError, FineTuneError) as exc:
+                raise CommandError(f"Fine-tune run #{run_id}: {exc}") from None
+            return
         if options["queue"]:
             self.stdout.write(f"Fine-tune run #{run.pk} queued on the training workers.")
             return
-        self.stdout.write(f"Fine-tune run #{run.pk}: {run.method} on dataset export {run.dataset_export_id}")
+        self.stdout.write(
+            f"Fine-tune run #{run.pk}: {run.method} on dataset export {run.dataset_export_id} from {run.base_model}"
+            + (f", {processes} processes" if processes > 1 else "")
+        )
         run, failure = self._execute_with_progress(run.pk, show=not options["no_progress"])
         if run.status != JobStatus.DONE:
             raise CommandError(f"Fine-tune run #{run.pk} {run.status}: {run.error or failure}")
@@ -146,9 +192,13 @@ class Command(BaseCommand):
         self.stdout.write(
             self.style.SUCCESS(
                 f"Done: {metrics.get('steps')} steps in {metrics.get('train_seconds')} s ({losses}; "
-                f"{metrics.get('tokens_per_second')} tokens/s)"
+                f"{run.tokens_per_second} tokens/s)"
             )
         )
+        self.stdout.write(f"Trained on:         {run_hardware(run)}")
+        if run.peak_memory_mb is not None:
+            measure = metrics.get("peak_memory_measure", "")
+            self.stdout.write(f"Peak memory:        {run.peak_memory_mb:.0f} MB" + (f" ({measure})" if measure else ""))
         if "base_version" in outputs:
             self.stdout.write(f"Base version:       {outputs['base_version']} (GGUF {outputs['base_gguf']})")
         self.stdout.write(f"Model version:      {outputs['version']} (GGUF {outputs['gguf']})")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
+from evaluation.choices import PROMPT_VARIANTS
 from ready4hire.errors import DomainError
 from training.management.dataset_option import dataset_export_option
 from training.models import ModelVersion
@@ -22,16 +23,31 @@ class Command(BaseCommand):
         parser.add_argument("--from", dest="source", required=True, help="GGUF file | HF folder | Ollama model.")
         parser.add_argument("--dataset", type=int, required=True, help="The dataset export it was trained on.")
         parser.add_argument("--category", choices=ModelVersion.Category.values, default=ModelVersion.Category.ALL)
+        parser.add_argument(
+            "--prompt",
+            dest="prompt_variant",
+            choices=PROMPT_VARIANTS,
+            help="The system prompt it was trained with, which grading then sends it: full or compact (default: "
+            "the dataset export's).",
+        )
 
-    def handle(self, *args, name: str, source: str, dataset: int, category: str, **options):
+    def handle(self, *args, name: str, source: str, dataset: int, category: str, prompt_variant: str | None, **options):
         try:
             version = model_version_register_external(
-                name=name, source=source, dataset_export_id=dataset_export_option(dataset), category=category
+                name=name,
+                source=source,
+                dataset_export_id=dataset_export_option(dataset),
+                category=category,
+                prompt_variant=prompt_variant,
             )
         except DomainError as exc:
             raise CommandError(str(exc)) from None
         where = version.served_name and f"served as {version.served_name}" or f"GGUF {version.gguf_path}"
-        self.stdout.write(self.style.SUCCESS(f"Registered {version.reference} ({version.origin}; {where})."))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Registered {version.reference} ({version.origin}; {where}; {version.prompt_variant} prompt)."
+            )
+        )
         self.stdout.write(
             f"Compare it: python manage.py compare_models --dataset {dataset} --models new={version.reference} ..."
         )
