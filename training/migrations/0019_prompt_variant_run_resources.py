@@ -26,7 +26,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='finetunerun',
             name='gpu_name',
-            field=models.CharField(blank=True, help_text='The GPU model(s), when trained on a GPU.', max_length=200),
+            field=models.CharField(blank=True, help_text='The GPU model(s), when trained on a GPU.', max_length=200, verbose_name='GPU'),
         ),
         migrations.AddField(
             model_name='finetunerun',
@@ -41,6 +41,16 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='finetunerun',
             name='peak_memory_mb',
-            field=models.FloatField(blank=True, help_text="Peak memory: the GPU's allocator on a GPU, the process's RSS on a CPU.", null=True),
+            field=models.FloatField(blank=True, help_text="Peak memory: the GPU's allocator on a GPU, the process's RSS on a CPU.", null=True, verbose_name='peak memory (MB)'),
+        ),
+        migrations.AlterField(
+            model_name='finetunerun',
+            name='base_model',
+            field=models.CharField(help_text='A local model directory, or a Hugging Face hub id (org/name[@revision]) fetched before the run is stored.', max_length=500),
+        ),
+        migrations.AlterField(
+            model_name='modelversion',
+            name='gguf_path',
+            field=models.CharField(blank=True, max_length=500, verbose_name='GGUF path'),
         ),
     ]

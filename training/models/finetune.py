@@ -24,7 +24,10 @@ class FineTuneRun(Job):
 
     dataset_export = models.ForeignKey(DatasetExport, on_delete=models.PROTECT, related_name="finetune_runs")
     base_model = models.CharField(
-        max_length=500, help_text=_("A local model directory or a Hugging Face id already in the local cache.")
+        max_length=500,
+        help_text=_(
+            "A local model directory, or a Hugging Face hub id (org/name[@revision]) fetched before the run is stored."
+        ),
     )
     init_tiny = models.BooleanField(default=False, help_text=_("Start from a tiny random-initialised model."))
     method = models.CharField(max_length=5, choices=Method.choices, default=Method.LORA)
@@ -39,11 +42,16 @@ class FineTuneRun(Job):
     outputs = models.JSONField(default=dict, blank=True, help_text=_("adapter, merged, gguf, modelfile paths."))
     # What the run ran on and how fast: filled in when training starts (device, GPU, precision) and ends.
     device = models.CharField(max_length=20, blank=True, help_text=_("cpu, cuda or mps."))
-    gpu_name = models.CharField(max_length=200, blank=True, help_text=_("The GPU model(s), when trained on a GPU."))
+    gpu_name = models.CharField(
+        _("GPU"), max_length=200, blank=True, help_text=_("The GPU model(s), when trained on a GPU.")
+    )
     precision = models.CharField(max_length=10, blank=True, help_text=_("fp32, fp16, bf16 or 4bit (QLoRA)."))
     tokens_per_second = models.FloatField(null=True, blank=True, help_text=_("Training tokens per second."))
     peak_memory_mb = models.FloatField(
-        null=True, blank=True, help_text=_("Peak memory: the GPU's allocator on a GPU, the process's RSS on a CPU.")
+        _("peak memory (MB)"),
+        null=True,
+        blank=True,
+        help_text=_("Peak memory: the GPU's allocator on a GPU, the process's RSS on a CPU."),
     )
     log = models.TextField(blank=True)
     celery_task_id = models.CharField(max_length=64, blank=True)

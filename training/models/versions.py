@@ -52,7 +52,7 @@ class ModelVersion(models.Model):
         help_text=_("The system prompt this version was trained with; the Modelfile, router and comparisons send it."),
     )
     served_name = models.CharField(max_length=200, blank=True, help_text=_("The model's name on the LLM server."))
-    gguf_path = models.CharField(max_length=500, blank=True)
+    gguf_path = models.CharField(_("GGUF path"), max_length=500, blank=True)
     modelfile = models.ForeignKey(Modelfile, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
     category = models.CharField(max_length=12, choices=Category.choices, default=Category.ALL)
