@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+import string
 
 from ..choices import PROMPT_VARIANTS, PromptVariant
 from .schema import PROMPT_VERSION, GradingRequest, grade_json_schema
@@ -160,6 +161,23 @@ def _lang(language: str) -> str:
     return language if language in _SYSTEM else "es"
 
 
+_USER_FIELDS = ("role", "category", "difficulty", "concepts", "keywords", "question", "answer")
+
+
+def _template_text(template: str) -> tuple[str, ...]:
+    """The text around a user template's fields, which must be _USER_FIELDS in that order, each plain."""
+    parts = list(string.Formatter().parse(template))
+    if [(name, spec, conversion) for _, name, spec, conversion in parts] != [
+        *((name, "", None) for name in _USER_FIELDS),
+        (None, None, None),
+    ]:
+        raise ValueError(f"a user template must have exactly the fields {_USER_FIELDS}, in order")
+    return tuple(text for text, *_ in parts)
+
+
+_USER_TEXT = {lang: _template_text(template) for lang, template in _USER.items()}
+
+
 # Any opening or closing tag of ours, however spelt: '</CANDIDATE_ANSWER>', '</candidate_answer >',
 # '< /candidate-answer foo="x">', '<question'. Only the '<' is replaced, by a look-alike that no model reads
 # as the start of a tag, so the text stays legible and nothing else in it changes.
@@ -170,7 +188,8 @@ _DELIMITER = re.compile(
 
 
 def _neutralise(text: str) -> str:
-    return _DELIMITER.sub("\u2039", text)
+    # Every match starts with '<': text without one (nearly all of it) is returned as it is, unscanned.
+    return _DELIMITER.sub("\u2039", text) if "<" in text else text
 
 
 def prompt_variant_checked(variant: str) -> str:
@@ -211,14 +230,26 @@ def build_system_prompt(language: str = "es", variant: str = PromptVariant.FULL)
 def build_user_prompt(request: GradingRequest) -> str:
     lang = _lang(request.language)
     labels = _LABELS[lang]
-    return _USER[lang].format(
-        role=_neutralise(request.role) or labels["unspecified"],
-        category=labels.get(request.category, request.category),
-        difficulty=labels.get(request.difficulty, request.difficulty),
-        concepts=_neutralise(", ".join(request.expected_concepts)) or labels["none"],
-        keywords=_neutralise(", ".join(request.keywords)) or labels["none"],
-        question=_neutralise(request.question),
-        answer=_neutralise(request.answer),
+    text = _USER_TEXT[lang]
+    # _USER[lang].format(role=..., category=..., ...), without parsing the template on every call.
+    return "".join(
+        (
+            text[0],
+            _neutralise(request.role) or labels["unspecified"],
+            text[1],
+            labels.get(request.category, request.category),
+            text[2],
+            labels.get(request.difficulty, request.difficulty),
+            text[3],
+            _neutralise(", ".join(request.expected_concepts)) or labels["none"],
+            text[4],
+            _neutralise(", ".join(request.keywords)) or labels["none"],
+            text[5],
+            _neutralise(request.question),
+            text[6],
+            _neutralise(request.answer),
+            text[7],
+        )
     )
 
 

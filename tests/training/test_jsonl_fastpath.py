@@ -18,11 +18,10 @@ from training.services import examples_import
 from training.services.jsonl import (
     LABEL_FIELDS,
     _check_storable,
-    _json_dumps,
     _LineError,
     _row_from_line,
-    _rows_insert,
 )
+from training.services.jsonl_insert import json_dumps, rows_insert
 
 from .factories import grade
 from .test_jsonl import original_line
@@ -88,7 +87,7 @@ def test_the_parameter_tuples_store_what_the_orm_stores(django_user_model):
     django_user_model.objects.create_user(username="rita")
     for record in TRICKY_LINES:
         row = _row_from_line(json.dumps(record, ensure_ascii=False), {})
-        _rows_insert([row])
+        rows_insert([row])
         fast = raw_row(row["content_hash"])
         TrainingExample.objects.filter(content_hash=row["content_hash"]).delete()
         TrainingExample.objects.bulk_create([TrainingExample(**row)])
@@ -207,5 +206,5 @@ def test_a_bad_row_in_a_batch_is_reported_and_the_rest_is_kept():
         [["nested"]],
     ],
 )
-def test_the_json_text_of_a_value_is_json_dumps(value):
-    assert _json_dumps(value) == json.dumps(value)
+def test_the_json_text_of_a_value_isjson_dumps(value):
+    assert json_dumps(value) == json.dumps(value)
