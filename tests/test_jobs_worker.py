@@ -108,38 +108,81 @@ def test_with_the_broker_down_a_grade_is_accepted_and_runs_once_it_is_back(
         assert _until(lambda: Evaluation.objects.get(pk=evaluation.pk).status == "done", timeout=30)
 
 
-def test_a_connection_dropped_mid_grade_answers_503_and_the_row_still_finishes(
+def _terminate_other_backends(admin: psycopg.Connection) -> list:
+    return admin.execute(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+        "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+    ).fetchall()
+
+
+def test_a_database_restart_while_the_llm_thinks_loses_nothing(
     transactional_db, postgres, api_client, settings, monkeypatch
 ):
     import evaluation.async_grading as grading
 
     grade = grading.agrade_with_llm
-    dropped = []
+    held = []
 
-    async def drop_the_connections_then_grade(*args, **kwargs):
-        # What a database restart does to the request's connection while the LLM is thinking.
+    async def restart_the_database_connections_then_grade(*args, **kwargs):
+        # What a database restart does to every open connection while the LLM is thinking. The request holds
+        # none while it waits (its database steps hand theirs back), so nothing of it is cut.
         params = {key: value for key, value in connection.get_connection_params().items() if key in CONNECT_KEYS}
         with psycopg.connect(**params, autocommit=True) as admin:
-            dropped.extend(
-                admin.execute(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-                ).fetchall()
-            )
+            held.extend(_terminate_other_backends(admin))
         return await grade(*args, **kwargs)
 
-    monkeypatch.setattr(grading, "agrade_with_llm", drop_the_connections_then_grade)
+    monkeypatch.setattr(grading, "agrade_with_llm", restart_the_database_connections_then_grade)
     with FakeOllamaServer() as server:
         settings.LLM_BACKEND, settings.LLM_BASE_URL = "ollama", server.base_url
         response = api_client.post(URL, data=json.dumps(GOOD_REQUEST), content_type="application/json")
-        assert dropped and response.status_code == 503, response.content
-        assert response["Content-Type"].startswith("application/json")
-        assert response.json()["code"] == "database_unavailable"
 
-        evaluation = Evaluation.objects.get()
-        assert evaluation.status == "pending"  # handed back, never left running
-        monkeypatch.setattr(grading, "agrade_with_llm", grade)
-        Evaluation.objects.filter(pk=evaluation.pk).update(created_at=evaluation.created_at.replace(year=2000))
-        jobs_sweep()  # eager here: the sweeper's dispatch grades it
+    assert response.status_code == 200, response.content
+    assert response.json()["status"] == "done" and response.json()["source"] == "llm"
+    assert held == []  # no connection was held across the LLM call
+    assert Evaluation.objects.get().status == "done"
+
+
+def test_the_database_down_when_the_grade_is_stored_answers_503_and_the_row_still_finishes(
+    transactional_db, postgres, api_client, settings, monkeypatch
+):
+    import evaluation.async_grading as grading
+
+    grade = grading.agrade_with_llm
+    params = {key: value for key, value in connection.get_connection_params().items() if key in CONNECT_KEYS}
+    database = params["dbname"]
+
+    async def take_the_database_down_then_grade(*args, **kwargs):
+        with psycopg.connect(**{**params, "dbname": "postgres"}, autocommit=True) as admin:
+            admin.execute(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS false')
+            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", [database])
+        return await grade(*args, **kwargs)
+
+    monkeypatch.setattr(grading, "agrade_with_llm", take_the_database_down_then_grade)
+    try:
+        with FakeOllamaServer() as server:
+            settings.LLM_BACKEND, settings.LLM_BASE_URL = "ollama", server.base_url
+            response = api_client.post(URL, data=json.dumps(GOOD_REQUEST), content_type="application/json")
+    finally:
+        with psycopg.connect(**{**params, "dbname": "postgres"}, autocommit=True) as admin:
+            admin.execute(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS true')
+        connection.close()
+
+    assert response.status_code == 503, response.content
+    assert response["Content-Type"].startswith("application/json")
+    assert response.json()["code"] == "database_unavailable"
+
+    # The row could not be handed back while the database was down; once its heartbeat is stale the sweeper
+    # takes it back and grades it again.
+    evaluation = Evaluation.objects.get()
+    assert evaluation.status in ("running", "pending")
+    monkeypatch.setattr(grading, "agrade_with_llm", grade)
+    with FakeOllamaServer() as server:
+        settings.LLM_BACKEND, settings.LLM_BASE_URL = "ollama", server.base_url
+        long_ago = evaluation.created_at.replace(year=2000)
+        Evaluation.objects.filter(pk=evaluation.pk).update(
+            created_at=long_ago, heartbeat_at=long_ago, started_at=long_ago
+        )
+        jobs_sweep()
+        jobs_sweep()  # the first may only hand a stale running row back; the next dispatches it (eager here)
     evaluation.refresh_from_db()
     assert evaluation.status == "done" and evaluation.source == "llm"
