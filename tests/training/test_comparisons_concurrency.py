@@ -53,7 +53,7 @@ def _without_latency(models: dict) -> dict:
 def test_a_grade_that_breaks_is_that_rows_error_and_the_others_are_graded(examples, monkeypatch):
     from training.services import comparisons
 
-    real = comparisons._grade_one
+    real = comparisons.grade_one
     broken = examples[4].pk
 
     def grade_one(run, client, label, example, repeat):
@@ -61,7 +61,7 @@ def test_a_grade_that_breaks_is_that_rows_error_and_the_others_are_graded(exampl
             raise LLMError("the connection broke in an unexpected way")
         return real(run, client, label, example, repeat)
 
-    monkeypatch.setattr(comparisons, "_grade_one", grade_one)
+    monkeypatch.setattr(comparisons, "grade_one", grade_one)
     with FakeOllamaServer() as server:
         run = _compare(server, concurrency=4)
 

@@ -19,7 +19,7 @@ from training.selectors import model_reference_resolve, model_version_get_by_ref
 from training.services import (
     PromotionGateFailed,
     comparison_create_and_run,
-    comparisons,
+    comparison_grading,
     finetune_due_check,
     model_version_promote,
     model_version_register,
@@ -120,7 +120,7 @@ def test_a_gguf_version_is_served_for_the_comparison_and_stopped_after(media_roo
         with server:
             yield ServedModel(base_url=server.base_url, model="model", gguf_path=gguf_path, pid=0)
 
-    monkeypatch.setattr(comparisons, "serve_gguf", serve_gguf)
+    monkeypatch.setattr(comparison_grading, "serve_gguf", serve_gguf)
     for answer, score in ANSWERS.items():
         reviewed_example(answer, score)
     register(gguf_path="/runs/2/model.gguf")

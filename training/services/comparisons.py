@@ -7,15 +7,14 @@ version is sent the system prompt it was trained with (its `prompt_variant`, kep
 that is no version of ours, the full one. What the prompts cost (the server's token counts, else an
 estimate) is summed per contender as the grades are recorded (`prompt_usage`), for the report.
 
-This module creates, runs and fails comparisons and reads the recorded grades; the numbers of the report
-(and the rules behind them) are worked out in `training/comparison_report.py`.
+This module creates, runs and fails comparisons and reads the recorded grades; one grade of one contender
+(client, prompt, parsing, prompt cost) is `services/comparison_grading.py`, and the numbers of the report (and
+the rules behind them) are worked out in `training/comparison_report.py`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -23,10 +22,6 @@ from django.db import InterfaceError, OperationalError
 
 from evaluation.batch import Outcome, batch_map, concurrency_checked, in_input_order
 from evaluation.choices import PromptVariant
-from evaluation.llm.clients import CLIENTS, BaseLLMClient, ChatResult, LLMError, OpenAICompatibleClient
-from evaluation.llm.parsing import InvalidJSON, SchemaMismatch, extract_json_object, normalise_grade
-from evaluation.llm.prompts import build_messages
-from evaluation.llm.schema import grade_json_schema
 from evaluation.models import ApiKey
 from ready4hire.errors import DomainError, InvalidInput
 from ready4hire.jobs import (
@@ -40,13 +35,13 @@ from ready4hire.jobs import (
     job_start_claimed,
 )
 
-from ..comparison_report import GateRules, GradedItem, PromptUsage, comparison_report_build, prompt_tokens_estimate
+from ..comparison_report import GateRules, GradedItem, PromptUsage, comparison_report_build
 from ..models import ComparisonItem, ComparisonRun, DatasetExport, JobStatus, TrainingExample
 from ..selectors.comparisons import comparison_get, export_split_example_ids
 from ..selectors.examples import example_list
-from ..selectors.versions import GGUF_BACKEND, model_reference_resolve
+from ..selectors.versions import model_reference_resolve
+from .comparison_grading import Graded, contender_client, failed_item, grade_one, usage_add
 from .opinions import example_opinions_from_comparison
-from .serving import serve_gguf
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -221,104 +216,6 @@ def comparison_cancel(*, comparison_id: int) -> ComparisonRun:
     return job_cancel(COMPARISON_JOB, comparison_id)
 
 
-def _configured_api_key(base_url: str) -> str:
-    # The configured key belongs to the configured server: never send it to a server named in a reference.
-    return settings.LLM_API_KEY if base_url.rstrip("/") == settings.LLM_BASE_URL.rstrip("/") else ""
-
-
-@contextmanager
-def _contender_client(contender: dict) -> Iterator[BaseLLMClient]:
-    options = {
-        "model": contender["model"],
-        "timeout": settings.LLM_TIMEOUT,
-        "max_retries": settings.LLM_MAX_RETRIES,
-        "backoff": settings.LLM_RETRY_BACKOFF,
-    }
-    if contender["backend"] == GGUF_BACKEND:
-        # llama.cpp serves the file on a free loopback port for as long as this model grades.
-        with (
-            serve_gguf(contender["gguf_path"]) as served,
-            OpenAICompatibleClient(base_url=served.base_url, **{**options, "model": served.model}) as client,
-        ):
-            yield client
-        return
-    client_class = CLIENTS[contender["backend"]]
-    base_url = contender["base_url"]
-    with client_class(base_url=base_url, api_key=_configured_api_key(base_url), **options) as client:
-        # A server that is down or lacks the model would turn every grade into a miss: say so instead.
-        health = client.health()
-        if not health.ok:
-            raise InvalidInput(
-                f"Model {contender['label']!r} ({contender['ref']}): {client.backend} server at {base_url}: "
-                f"{health.detail}.",
-                field="models",
-            )
-        yield client
-
-
-def _without_nul(value: Any) -> Any:
-    """PostgreSQL stores no NUL character in text or jsonb, and an untrained model can well write one."""
-    if isinstance(value, str):
-        return value.replace("\x00", "\ufffd")
-    if isinstance(value, list):
-        return [_without_nul(item) for item in value]
-    if isinstance(value, dict):
-        return {key: _without_nul(item) for key, item in value.items()}
-    return value
-
-
-@dataclass
-class _Graded:
-    """A grade's row and what its prompt cost (nothing when no answer came)."""
-
-    item: ComparisonItem
-    server_tokens: int | None = None
-    estimated_tokens: int | None = None
-
-
-def _server_prompt_tokens(reply: ChatResult) -> int | None:
-    """The prompt tokens the server counted: Ollama's `prompt_eval_count`, an OpenAI-compatible server's
-    `usage.prompt_tokens`; None when the reply has neither (an old Ollama leaves it out on a cached prompt)."""
-    usage = reply.raw.get("usage")
-    count = reply.raw.get("prompt_eval_count", usage.get("prompt_tokens") if isinstance(usage, dict) else None)
-    return count if isinstance(count, int) and not isinstance(count, bool) and count > 0 else None
-
-
-def _contender_variant(run: ComparisonRun, label: str) -> str:
-    # Runs made before prompt variants have none on their contenders: they were all sent the full prompt.
-    contender = next(c for c in run.contenders if c["label"] == label)
-    return contender.get("prompt_variant") or PromptVariant.FULL
-
-
-def _grade_one(run: ComparisonRun, client: BaseLLMClient, label: str, example: TrainingExample, repeat: int) -> _Graded:
-    item = ComparisonItem(run=run, example=example, model_label=label, repeat=repeat, human_score=example.score)
-    messages = build_messages(example.grading_request(), _contender_variant(run, label))
-    try:
-        reply = client.chat(
-            messages,
-            schema=grade_json_schema(),
-            temperature=settings.LLM_TEMPERATURE,
-            num_predict=settings.LLM_NUM_PREDICT,
-            seed=run.seed + repeat,
-        )
-    except LLMError as exc:
-        item.error = str(exc)[:2000]
-        return _Graded(item)
-    graded = _Graded(item, _server_prompt_tokens(reply), prompt_tokens_estimate(messages))
-    item.raw_output, item.latency_ms = _without_nul(reply.content), reply.latency_ms
-    try:
-        data = extract_json_object(reply.content)
-        # Only a grade is kept as `output`: JSON of the wrong shape stays in raw_output, since it may hold
-        # NaN or Infinity, which PostgreSQL's jsonb refuses.
-        item.valid_json = True
-        grade = normalise_grade(data)
-    except (InvalidJSON, SchemaMismatch) as exc:
-        item.error = str(exc)[:2000]
-        return graded
-    item.schema_valid, item.output, item.score = True, _without_nul(grade.model_dump()), grade.score
-    return graded
-
-
 def _grade_missing(run: ComparisonRun, on_progress: Callable[[int, int], None] | None, concurrency: int) -> None:
     ids = run.filters.get("example_ids") or []
     by_id = TrainingExample.objects.in_bulk(ids)
@@ -329,11 +226,11 @@ def _grade_missing(run: ComparisonRun, on_progress: Callable[[int, int], None] |
     done = set(ComparisonItem.objects.filter(run=run).values_list("model_label", "example_id", "repeat"))
     finished = len(done)
 
-    def record(batch: list[_Graded]) -> None:
+    def record(batch: list[Graded]) -> None:
         nonlocal finished
         ComparisonItem.objects.bulk_create([graded.item for graded in batch], ignore_conflicts=True)
         finished += len(batch)
-        _usage_add(run, batch)
+        usage_add(run, batch)
         # Also the heartbeat, and where a cancellation is noticed (JobLost). The usage is written with the
         # progress, right after its rows, so a resumed run goes on from the sums of the rows it kept.
         job_start_claimed(COMPARISON_JOB, run).progress(
@@ -352,53 +249,26 @@ def _grade_missing(run: ComparisonRun, on_progress: Callable[[int, int], None] |
         ]
         if not todo:
             continue
-        with _contender_client(contender) as client:
-            batch: list[_Graded] = []
+        with contender_client(contender) as client:
+            batch: list[Graded] = []
 
-            def collect(outcome: Outcome[_Graded], todo=todo, label=label) -> None:
+            def collect(outcome: Outcome[Graded], todo=todo, label=label) -> None:
                 # In input order, so the rows land as the sequential run writes them.
                 nonlocal batch
                 example, repeat = todo[outcome.index]
-                batch.append(outcome.value or _Graded(_failed_item(run, label, example, repeat, outcome.error)))
+                batch.append(outcome.value or Graded(failed_item(run, label, example, repeat, outcome.error)))
                 if len(batch) == _BATCH:
                     record(batch)
                     batch = []
 
             batch_map(
-                lambda pair, client=client, label=label: _grade_one(run, client, label, *pair),
+                lambda pair, client=client, label=label: grade_one(run, client, label, *pair),
                 todo,
                 concurrency=concurrency,
                 on_done=in_input_order(collect),
             )
             if batch:
                 record(batch)
-
-
-def _usage_add(run: ComparisonRun, batch: list[_Graded]) -> None:
-    """Add the prompt cost of the grades in `batch` to their contenders' `prompt_usage` (on the row, unsaved)."""
-    by_label = {contender["label"]: contender for contender in run.contenders}
-    for graded in batch:
-        if graded.estimated_tokens is None:
-            continue
-        contender = by_label[graded.item.model_label]
-        usage = PromptUsage.from_json(contender.get("prompt_usage"))
-        contender["prompt_usage"] = usage.adding(
-            server_tokens=graded.server_tokens, estimated_tokens=graded.estimated_tokens
-        ).to_json()
-
-
-def _failed_item(
-    run: ComparisonRun, label: str, example: TrainingExample, repeat: int, error: Exception | None
-) -> ComparisonItem:
-    """The row of a grade that broke outside the LLM call (an unexpected error): kept, so the rest go on."""
-    return ComparisonItem(
-        run=run,
-        example=example,
-        model_label=label,
-        repeat=repeat,
-        human_score=example.score,
-        error=f"{type(error).__name__}: {error}"[:2000],
-    )
 
 
 # --- report ---------------------------------------------------------------------------------------------
