@@ -1,11 +1,17 @@
-"""Fixtures of the training tests: the reviewers (group, user, logged-in client) and comparison settings."""
+"""Fixtures of the training tests: the reviewers (group, user, logged-in client), comparison settings, and the
+packages the GGUF tests need."""
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 
 import pytest
 from django.contrib.auth.models import Group, Permission
+
+from training.finetune.deps import missing_train_packages
+
+from ..conftest import service_missing
 
 REVIEWERS_MIGRATION = importlib.import_module("training.migrations.0002_reviewers_group")
 
@@ -46,3 +52,13 @@ def comparison_settings(settings, media_root):
     settings.LLM_MAX_RETRIES = 0
     settings.COMPARISON_BOOTSTRAP_RESAMPLES = 200
     return settings
+
+
+@pytest.fixture(scope="module")
+def gguf_extras() -> None:
+    """Skip (or, where CI requires every package, fail) without the [train] extra and llama-cpp-python."""
+    missing = missing_train_packages()
+    if missing:
+        service_missing(f"needs the [train] extra (missing: {', '.join(missing)}): pip install -e '.[train]'")
+    if importlib.util.find_spec("llama_cpp") is None:
+        service_missing("needs llama-cpp-python: CMAKE_ARGS=-DLLAVA_BUILD=OFF pip install -e '.[serve]'")

@@ -13,29 +13,16 @@ SentencePiece scores changed the tokens of 8-9 of the 67 texts.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 
 import pytest
 
-from training.finetune.deps import missing_train_packages
-
-from ..conftest import service_missing
 from .gguf_models import PREFIX_SPACE, TEXTS, tiny_checkpoint, tokenization_texts
 
 F32_TOLERANCE = 5e-3
 F16_RELATIVE_TOLERANCE = 1e-2
 GGML_TYPE_F32 = 0  # llama.cpp's KV cache type for an exact comparison (its default is f16)
 ARCHITECTURES = ["mistral", "qwen2", "qwen3", "gemma2", "gemma3", "phi3", "phi3_longrope"]
-
-
-@pytest.fixture(scope="module")
-def extras() -> None:
-    missing = missing_train_packages()
-    if missing:
-        service_missing(f"needs the [train] extra (missing: {', '.join(missing)}): pip install -e '.[train]'")
-    if importlib.util.find_spec("llama_cpp") is None:
-        service_missing("needs llama-cpp-python: CMAKE_ARGS=-DLLAVA_BUILD=OFF pip install -e '.[serve]'")
 
 
 def _llama_cpp_logits(path, ids, **kwargs):
@@ -51,7 +38,7 @@ def _llama_cpp_logits(path, ids, **kwargs):
 
 
 @pytest.mark.parametrize("architecture", ARCHITECTURES)
-def test_llama_cpp_tokenizes_and_computes_like_transformers(extras, tmp_path, architecture):
+def test_llama_cpp_tokenizes_and_computes_like_transformers(gguf_extras, tmp_path, architecture):
     import numpy as np
     import torch
     from llama_cpp import Llama
@@ -90,7 +77,7 @@ def test_llama_cpp_tokenizes_and_computes_like_transformers(extras, tmp_path, ar
     assert f16_error <= F16_RELATIVE_TOLERANCE * scale
 
 
-def test_the_file_carries_each_architectures_own_settings(extras, tmp_path):
+def test_the_file_carries_each_architectures_own_settings(gguf_extras, tmp_path):
     from gguf import GGUFReader
 
     from training.finetune.gguf_writer import convert_to_gguf

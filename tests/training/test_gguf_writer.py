@@ -3,14 +3,9 @@ tokenizer, and computes the same logits (which it only does with the Q/K rotary 
 
 from __future__ import annotations
 
-import importlib.util
 import json
 
 import pytest
-
-from training.finetune.deps import missing_train_packages
-
-from ..conftest import service_missing
 
 TEXTS = [
     "Hello world",
@@ -19,15 +14,6 @@ TEXTS = [
     "  two spaces\n\n\ttab, digits 1234567 and x=1+2; emoji 🙂",
     '{"score":7.5,"breakdown":{"completeness":2.5}}',
 ]
-
-
-@pytest.fixture(scope="module")
-def extras() -> None:
-    missing = missing_train_packages()
-    if missing:
-        service_missing(f"needs the [train] extra (missing: {', '.join(missing)}): pip install -e '.[train]'")
-    if importlib.util.find_spec("llama_cpp") is None:
-        service_missing("needs llama-cpp-python: CMAKE_ARGS=-DLLAVA_BUILD=OFF pip install -e '.[serve]'")
 
 
 def _tiny_checkpoint(directory, *, heads: int, kv_heads: int, seed: int = 7):
@@ -63,7 +49,7 @@ def _tiny_checkpoint(directory, *, heads: int, kv_heads: int, seed: int = 7):
 
 
 @pytest.mark.parametrize(("heads", "kv_heads"), [(4, 4), (4, 2)])
-def test_llama_cpp_computes_the_same_logits_and_tokens(extras, tmp_path, monkeypatch, heads, kv_heads):
+def test_llama_cpp_computes_the_same_logits_and_tokens(gguf_extras, tmp_path, monkeypatch, heads, kv_heads):
     import numpy as np
     import torch
     from llama_cpp import Llama
@@ -101,7 +87,7 @@ def test_llama_cpp_computes_the_same_logits_and_tokens(extras, tmp_path, monkeyp
     assert np.abs(wrong - expected).max() > 0.1 * scale
 
 
-def test_the_file_carries_the_chat_template_and_special_tokens(extras, tmp_path):
+def test_the_file_carries_the_chat_template_and_special_tokens(gguf_extras, tmp_path):
     from gguf import GGUFReader
 
     from training.finetune.gguf_writer import convert_to_gguf
@@ -124,7 +110,7 @@ def test_the_file_carries_the_chat_template_and_special_tokens(extras, tmp_path)
     assert tensor_types["blk.0.attn_q.weight"] == "F16" and tensor_types["blk.0.attn_norm.weight"] == "F32"
 
 
-def test_other_architectures_need_llama_cpp_and_say_so(extras, tmp_path):
+def test_other_architectures_need_llama_cpp_and_say_so(gguf_extras, tmp_path):
     from training.finetune.errors import GGUFConversionError
     from training.finetune.gguf_writer import convert_to_gguf
 

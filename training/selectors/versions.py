@@ -159,14 +159,13 @@ def _local_reference(ref: str, version: ModelVersion) -> ModelReference:
     checkpoint = version_checkpoint(version)
     if not checkpoint:
         raise InvalidInput(f"{version.reference} has no checkpoint of its own to run here.", field="ref")
-    return ModelReference(
-        ref=ref,
-        backend=LOCAL_BACKEND,
-        base_url=checkpoint,
-        model=version.reference,
-        version_id=version.pk,
-        prompt_variant=version.prompt_variant,
-    )
+    return _version_reference(version, ref=ref, backend=LOCAL_BACKEND, base_url=checkpoint, model=version.reference)
+
+
+def _version_reference(version: ModelVersion, **where: str) -> ModelReference:
+    """A reference that grades with one of our versions: it carries the version and the prompt it was trained
+    with; `where` is the backend, server and model name to reach it by."""
+    return ModelReference(version_id=version.pk, prompt_variant=version.prompt_variant, **where)
 
 
 def model_reference_resolve(*, ref: str) -> ModelReference:
@@ -185,25 +184,13 @@ def model_reference_resolve(*, ref: str) -> ModelReference:
         return _local_reference(ref, version)
     if version.served_name:
         backend, base_url = _server(spec if at else None, ref)
-        return ModelReference(
-            ref=ref,
-            backend=backend,
-            base_url=base_url,
-            model=version.served_name,
-            version_id=version.pk,
-            prompt_variant=version.prompt_variant,
-        )
+        return _version_reference(version, ref=ref, backend=backend, base_url=base_url, model=version.served_name)
     if version.gguf_path and not at and importlib.util.find_spec("llama_cpp") is None and version_checkpoint(version):
         return _local_reference(ref, version)  # no llama.cpp to serve the file: run the checkpoint here
     if version.gguf_path and not at:
-        return ModelReference(
-            ref=ref,
-            backend=GGUF_BACKEND,
-            base_url="",
-            model=version.reference,
-            version_id=version.pk,
-            gguf_path=version.gguf_path,  # written by our own fine-tune run, read-only everywhere
-            prompt_variant=version.prompt_variant,
+        # The GGUF file was written by our own fine-tune run, read-only everywhere.
+        return _version_reference(
+            version, ref=ref, backend=GGUF_BACKEND, base_url="", model=version.reference, gguf_path=version.gguf_path
         )
     raise InvalidInput(
         f"{version.reference} has no served name{'' if at else ' and no GGUF file'}: there is nothing to grade with.",
